@@ -1,0 +1,96 @@
+"""A thing to measure: a spec or any ``nn.Module`` (timm models included).
+
+Every measurement (complexity, latency, proxy) takes a :class:`Candidate`, so specs
+and foreign models go through exactly the same code. The training-form module and
+its deployed (fused) form are built lazily, once.
+"""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Callable
+
+from torch import nn
+
+from explorer.errors import UnknownModelError
+from explorer.spec import NetworkSpec, load_spec
+
+
+@dataclass
+class Candidate:
+    name: str
+    factory: Callable[[], nn.Module] = field(repr=False)
+    resolution: int = 224
+    spec: NetworkSpec | None = None
+    source: str = "spec"  # spec | zoo | timm | module
+    in_chans: int = 3
+
+    @cached_property
+    def model(self) -> nn.Module:
+        """Training form, in eval mode."""
+        return self.factory().eval()
+
+    @cached_property
+    def deployed(self) -> nn.Module:
+        """Deployment form: what latency is always measured on."""
+        from explorer.build import deploy
+
+        return deploy(self.model)
+
+    @property
+    def key(self) -> str:
+        """Cache key for measurements of the deployed model."""
+        if self.spec is not None:
+            return self.spec.deploy_hash
+        return f"{self.source}:{self.name}@{self.resolution}"
+
+
+def from_spec(spec: NetworkSpec, name: str | None = None, source: str = "spec") -> Candidate:
+    from explorer.build import build
+
+    return Candidate(name or spec.name or spec.hash, lambda: build(spec), spec.resolution,
+                     spec, source, spec.in_chans)
+
+
+def from_module(module: nn.Module, name: str, resolution: int = 224) -> Candidate:
+    return Candidate(name, lambda: module, resolution, None, "module")
+
+
+def from_timm(name: str, resolution: int = 224) -> Candidate:
+    import timm
+
+    if not timm.is_model(name):
+        close = difflib.get_close_matches(name, timm.list_models(), n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise UnknownModelError(f"unknown timm model {name!r}{hint}")
+    return Candidate(name, lambda: timm.create_model(name, pretrained=False), resolution,
+                     None, "timm")
+
+
+def resolve(ref: str, kind: str = "auto", resolution: int | None = None) -> Candidate:
+    """``ref`` is a zoo name, a timm architecture or a spec file; ``kind`` forces one of
+    'zoo', 'timm', 'spec'. Zoo names win over timm names (same networks, known spec)."""
+    from explorer import zoo
+
+    is_file = Path(ref).suffix in (".json", ".yaml", ".yml")
+    if kind == "spec" or (kind == "auto" and is_file):
+        spec = load_spec(ref)
+    elif kind == "zoo" or (kind == "auto" and ref in zoo.list_models()):
+        spec = zoo.get_spec(ref)
+    elif kind in ("timm", "auto"):
+        try:
+            return from_timm(ref, resolution or 224)
+        except UnknownModelError:
+            if kind == "timm":
+                raise
+            close = difflib.get_close_matches(ref, zoo.list_models(), n=2)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise UnknownModelError(f"{ref!r} is not a zoo model, a timm model or a spec file"
+                                    f"{hint}") from None
+    else:
+        raise ValueError(f"unknown candidate kind {kind!r}")
+    if resolution is not None and resolution != spec.resolution:
+        spec = spec.replace(resolution=resolution)
+    return from_spec(spec, source="spec" if kind == "spec" or is_file else "zoo")

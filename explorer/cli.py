@@ -1,0 +1,63 @@
+"""Command-line interface: a thin layer over the Python API.
+
+Each subcommand lives in ``explorer/commands/<name>.py`` with ``register(subparsers)``;
+this module only wires them up and turns :class:`ExplorerError` into one clear message
+and exit status 2 (never a traceback for bad input).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import warnings
+
+#: subcommand modules, in the order ``explorer --help`` lists them
+COMMANDS = ["measure", "roadmap", "proxy", "latency", "lut", "export", "search", "pareto",
+            "report", "bench"]
+
+EPILOG = """examples:
+  explorer measure --model repvit_m0_9 --metrics params,macs --json
+  explorer measure --timm efficientnet_b0
+  explorer roadmap --backend ort --out results/
+run 'explorer COMMAND --help' for each command's options."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="explorer", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Latency-aware architecture exploration: replay the RepViT roadmap, "
+                    "measure any model on real runtimes, search under a latency budget.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"explorer.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"explorer.commands.{name}":
+                raise
+            continue  # command not built yet
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from explorer.errors import ExplorerError
+
+    os.environ.setdefault("PYTHONWARNINGS", "ignore")
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=UserWarning)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except ExplorerError as exc:
+        print(f"explorer {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"explorer {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

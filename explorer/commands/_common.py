@@ -1,0 +1,49 @@
+"""Argument groups and output helpers shared by subcommands."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from explorer.candidate import Candidate
+
+
+def add_candidate_args(p: argparse.ArgumentParser, required: bool = True) -> None:
+    """--model (zoo) | --timm (any timm architecture) | --spec FILE, plus --resolution."""
+    g = p.add_mutually_exclusive_group(required=required)
+    g.add_argument("--model", metavar="NAME", help="a zoo model (see 'explorer measure --list')")
+    g.add_argument("--timm", metavar="NAME", help="any timm architecture, built with "
+                   "pretrained=False (e.g. efficientnet_b0)")
+    g.add_argument("--spec", metavar="FILE", help="a JSON/YAML architecture spec")
+    p.add_argument("--resolution", type=int, default=None, metavar="PX",
+                   help="input resolution (default: the spec's, 224 for timm models)")
+
+
+def candidate_from_args(args: argparse.Namespace) -> Candidate:
+    from explorer.candidate import resolve
+
+    if args.model:
+        return resolve(args.model, "zoo", args.resolution)
+    if args.timm:
+        return resolve(args.timm, "timm", args.resolution)
+    return resolve(args.spec, "spec", args.resolution)
+
+
+def split_list(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def print_json(obj: Any) -> None:
+    json.dump(obj, sys.stdout, indent=2, default=str)
+    sys.stdout.write("\n")
+
+
+def print_table(rows: list[dict[str, Any]], columns: list[str] | None = None) -> None:
+    """A plain-text table (pandas formatting, no index)."""
+    import pandas as pd
+
+    df = pd.DataFrame(rows)
+    if columns:
+        df = df[[c for c in columns if c in df.columns]]
+    print(df.to_string(index=False))

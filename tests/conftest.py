@@ -1,0 +1,49 @@
+"""Shared test helpers: tiny specs and BatchNorm randomisation so fusion checks mean something."""
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+from torch import nn
+
+from explorer.spec import (BlockSpec, DownsampleSpec, HeadSpec, NetworkSpec, RecipeSpec,
+                           StageSpec, StemSpec)
+
+torch.set_num_threads(1)
+os.environ.setdefault("EXPLORER_CACHE_DIR", "")  # tests pass explicit cache dirs
+
+
+def randomize_bn(model: nn.Module, seed: int = 0) -> nn.Module:
+    """Non-trivial BN statistics and affine parameters (fresh BNs are the identity)."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+                n = m.num_features
+                m.running_mean.copy_(torch.rand(n, generator=g) * 2 - 1)
+                m.running_var.copy_(torch.rand(n, generator=g) * 1.5 + 0.5)
+                m.weight.copy_(torch.rand(n, generator=g) + 0.5)
+                m.bias.copy_(torch.rand(n, generator=g) - 0.5)
+    return model
+
+
+def tiny_spec(kind: str = "repvit", stem: str = "early_conv", head: str = "classifier",
+              distillation: bool = False, resolution: int = 64) -> NetworkSpec:
+    """A small but complete network exercising every block family."""
+    stem_spec = (StemSpec("early_conv", (8, 16), ("gelu", "none")) if stem == "early_conv"
+                 else StemSpec("mbv3", (8, 16), ("hswish", "relu")))
+    down = DownsampleSpec(32) if kind == "repvit" else None
+    stages = (
+        StageSpec((BlockSpec(kind, 16, 3, 2.0, 1, True), BlockSpec(kind, 16, 5, 2.0, 1, False))),
+        StageSpec((BlockSpec(kind, 32, 3, 2.0, 1 if down else 2, True),), down),
+    )
+    head_spec = HeadSpec("classifier") if head == "classifier" else HeadSpec("mbv3", (64, 80),
+                                                                             "hswish")
+    return NetworkSpec(stem_spec, stages, head_spec,
+                       RecipeSpec("deit-aligned", distillation), resolution, 10, name="tiny")
+
+
+@pytest.fixture
+def tiny() -> NetworkSpec:
+    return tiny_spec()

@@ -1,0 +1,57 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from explorer.cli import main
+
+
+def run_cli(capsys, *argv):
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_measure_zoo_json(capsys):
+    code, out, _ = run_cli(capsys, "measure", "--model", "repvit_m0_9", "--metrics",
+                           "params,macs", "--json")
+    row = json.loads(out)
+    assert code == 0
+    assert row["params"] == 5067056 and row["params_train"] == 5489328
+    assert isinstance(row["macs"], int) and round(row["macs"] / 1e9, 1) == 0.8
+    assert isinstance(row["macs_train"], int)
+
+
+def test_measure_timm_and_spec(capsys, tmp_path, tiny):
+    code, out, _ = run_cli(capsys, "measure", "--timm", "mobilenetv3_small_050", "--json")
+    assert code == 0 and json.loads(out)["params_train"] > 0
+    path = tmp_path / "tiny.yaml"
+    path.write_text(tiny.to_yaml())
+    code, out, _ = run_cli(capsys, "measure", "--spec", str(path))
+    assert code == 0 and "params" in out and "macs" in out
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["measure", "--model", "nope"], "unknown zoo model"),
+    (["measure", "--timm", "resnet_999"], "unknown timm model"),
+    (["measure", "--spec", "missing.json"], "not found"),
+    (["measure"], "give one of"),
+    (["measure", "--model", "repvit_m0_9", "--metrics", "beauty"], "unknown metric"),
+])
+def test_measure_errors_are_one_line(capsys, argv, needle):
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 2
+    assert needle in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_malformed_spec_file_exit_code(tmp_path, tiny):
+    data = tiny.to_dict()
+    data["stem"]["widths"][0] = -1
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(data))
+    proc = subprocess.run([sys.executable, "-m", "explorer.cli", "measure", "--spec", str(bad)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and "stem.widths[0]" in proc.stderr
