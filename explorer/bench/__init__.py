@@ -1,0 +1,1 @@
+"""Benchmarks behind `explorer bench`; each writes JSON under results/bench/."""

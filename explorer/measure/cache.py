@@ -1,0 +1,80 @@
+"""On-disk measurement cache: one JSON file per key, written atomically.
+
+Keys are plain dicts (spec deploy-hash, backend, threads, resolution, versions, machine
+fingerprint, ...) so a cached value can never be confused with one measured under other
+conditions. A write goes to a temp file that is then renamed, so an interrupted run
+never leaves a half-written entry.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+
+def default_cache_dir() -> Path:
+    """``$EXPLORER_CACHE_DIR`` if set, else ``~/.cache/explorer``."""
+    env = os.environ.get("EXPLORER_CACHE_DIR")
+    return Path(env) if env else Path.home() / ".cache" / "explorer"
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temp file in the same folder and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class Cache:
+    """A namespace of cached measurement rows (e.g. ``latency``, ``proxy``)."""
+
+    def __init__(self, namespace: str, root: str | Path | None = None,
+                 enabled: bool = True) -> None:
+        self.root = Path(root) if root else default_cache_dir()
+        self.dir = self.root / namespace
+        self.enabled = enabled
+
+    @staticmethod
+    def digest(key: dict[str, Any]) -> str:
+        canon = json.dumps(key, sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(canon.encode()).hexdigest()[:24]
+
+    def path(self, key: dict[str, Any]) -> Path:
+        return self.dir / f"{self.digest(key)}.json"
+
+    def get(self, key: dict[str, Any]) -> dict[str, Any] | None:
+        if not self.enabled:
+            return None
+        path = self.path(key)
+        try:
+            entry = json.loads(path.read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None
+        return entry.get("value")
+
+    def put(self, key: dict[str, Any], value: dict[str, Any]) -> None:
+        """Store ``value`` (also when disabled: --no-cache forces a re-measure, and the
+        fresh value replaces the old one)."""
+        atomic_write_text(self.path(key), json.dumps({"key": key, "value": value},
+                                                     sort_keys=True, default=str))
+
+    def entries(self) -> list[dict[str, Any]]:
+        """Every stored entry as {'key':..., 'value':...} (for imports and reports)."""
+        if not self.dir.is_dir():
+            return []
+        out = []
+        for path in sorted(self.dir.glob("*.json")):
+            try:
+                out.append(json.loads(path.read_text()))
+            except json.JSONDecodeError:
+                continue
+        return out
