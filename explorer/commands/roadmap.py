@@ -1,0 +1,75 @@
+"""explorer roadmap: replay the RepViT roadmap edit by edit and write the table."""
+from __future__ import annotations
+
+import argparse
+
+HELP = """Replay the paper's MobileNetV3-L -> RepViT-M0.9 roadmap as design edits and
+measure every step (params, MACs, latency on the deployed model, accuracy proxy)
+beside the paper's iPhone 12 latency and top-1. Writes roadmap.csv / roadmap.md
+(and roadmap_ablation.* with --ablate) under --out. Results are cached: a second
+run is near instant.
+
+examples:
+  explorer roadmap                                 # ort, 1 thread, default proxy
+  explorer roadmap --ablate                        # + leave-one-out table
+  explorer roadmap --edits gelu,split_mixers,my_edits:no_se --out results/custom
+  explorer roadmap --list-edits"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from explorer.commands import measure_options
+
+    p = sub.add_parser("roadmap", help="reproduce the paper's roadmap table",
+                       description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", default="results", help="output folder (default: results)")
+    p.add_argument("--ablate", action="store_true",
+                   help="also write the leave-one-out ablation table")
+    p.add_argument("--edits", default=None, metavar="LIST",
+                   help="comma-separated edits to replay instead of the paper's "
+                        "(registered names or module:function)")
+    p.add_argument("--base", default="mobilenetv3_large_100",
+                   help="starting model: zoo name or spec file (default mobilenetv3_large_100)")
+    p.add_argument("--no-control", action="store_true", help="omit the paper's control row")
+    p.add_argument("--metrics", default="params,macs,latency,proxy",
+                   help="metrics to measure (default: params,macs,latency,proxy)")
+    p.add_argument("--plot", action="store_true", help="also draw the roadmap figure")
+    p.add_argument("--list-edits", action="store_true", help="list registered edits and exit")
+    measure_options.add(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from explorer import edits, roadmap, tables
+    from explorer.candidate import resolve
+    from explorer.commands import measure_options
+    from explorer.commands._common import split_list
+    from explorer.errors import ExplorerError
+
+    if args.list_edits:
+        for name, edit in edits.EDITS.items():
+            print(f"{name:<22} {edit.description}")
+        return 0
+    base = resolve(args.base).spec
+    if base is None:
+        raise ExplorerError(f"--base {args.base!r} must be a zoo model or a spec file "
+                            "(timm models have no spec to edit)")
+    steps = (roadmap.custom_steps(split_list(args.edits)) if args.edits
+             else roadmap.roadmap_steps(not args.no_control))
+    opts = measure_options.options(args)
+    metrics = split_list(args.metrics)
+    df = roadmap.run_roadmap(steps, base, metrics, **opts)
+    agree = roadmap.agreement(df)
+    md = tables.roadmap_markdown(df, agree)
+    written = tables.write_table(df, md, args.out, "roadmap", {"agreement": agree})
+    print(md)
+    if args.ablate:
+        ab = roadmap.run_ablation(steps, base, metrics, **opts)
+        ab_md = tables.ablation_markdown(ab)
+        written += tables.write_table(ab, ab_md, args.out, "roadmap_ablation")
+        print(ab_md)
+    if args.plot:
+        from explorer import plots
+
+        written += plots.plot_roadmap(df, args.out)
+    print("wrote " + ", ".join(str(p) for p in written))
+    return 0

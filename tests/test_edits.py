@@ -1,0 +1,106 @@
+import itertools
+import json
+import random
+
+import pytest
+
+from explorer import build, edits, roadmap, zoo
+from explorer.cli import main
+from explorer.errors import EditError
+from explorer.measure.complexity import count_params
+
+PATH = [e for s in roadmap.PAPER_STEPS for e in s.edits]
+
+
+def test_roadmap_composes_to_the_zoo_repvit_m0_9():
+    spec = edits.apply(zoo.get_spec("mobilenetv3_large_100"), PATH)
+    target = zoo.get_spec("repvit_m0_9")
+    assert spec == target and spec.hash == target.hash
+
+
+@pytest.mark.slow
+def test_composed_params_equal_timm():
+    import timm
+
+    spec = edits.apply(zoo.get_spec("mobilenetv3_large_100"), PATH)
+    assert count_params(build(spec)) == count_params(timm.create_model("repvit_m0_9"))
+
+
+def test_edits_are_pure():
+    base = zoo.get_spec("mobilenetv3_large_100")
+    before = base.to_json()
+    edits.apply(base, PATH)
+    assert base.to_json() == before
+
+
+def test_every_edit_has_a_description():
+    for name in PATH:
+        assert edits.get_edit(name).description
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_any_subset_in_any_order_applies_or_explains(seed):
+    rng = random.Random(seed)
+    chosen = rng.sample(PATH, rng.randint(1, len(PATH)))
+    spec = zoo.get_spec("mobilenetv3_large_100")
+    try:
+        out = edits.apply(spec, chosen)
+    except EditError as exc:
+        assert str(exc).split(":")[0] in chosen or any(n in str(exc) for n in chosen)
+        return
+    build(out.replace(resolution=32))  # a spec that applied must build
+
+
+def test_preconditions_are_named():
+    m09 = zoo.get_spec("repvit_m0_9")
+    with pytest.raises(EditError, match="split_mixers needs MobileNetV3"):
+        edits.apply(m09, ["split_mixers"])
+    with pytest.raises(EditError, match="early_conv replaces a MobileNetV3 stem"):
+        edits.apply(m09, ["early_conv"])
+    with pytest.raises(EditError, match="simple_classifier replaces"):
+        edits.apply(m09, ["simple_classifier"])
+    with pytest.raises(EditError, match="unknown edit"):
+        edits.get_edit("make_it_fast")
+    mbv3 = zoo.get_spec("mobilenetv3_large_100")
+    with pytest.raises(EditError, match="distill needs the simple classifier"):
+        edits.apply(mbv3, ["distill"])
+
+
+def test_steps_and_control_row():
+    pairs = roadmap.step_specs()
+    ids = [s.id for s, _ in pairs]
+    assert ids[0] == "0" and ids[-2] == "10" and ids[-1] == "3-ctrl"
+    by_id = {s.id: spec for s, spec in pairs}
+    ctrl = by_id["3-ctrl"]
+    assert all(b.kind == "ir" and b.expansion == 2.0 for _, _, b in ctrl.iter_blocks())
+    assert by_id["9"].deploy_hash == by_id["10"].deploy_hash  # distillation merges away
+    assert by_id["0"].deploy_hash == by_id["1"].deploy_hash  # recipe only
+
+
+def test_custom_edit_in_the_cli(tmp_path, capsys):
+    code = main(["roadmap", "--edits", "gelu,tests.fixtures.my_edits:no_se", "--metrics",
+                 "params", "--out", str(tmp_path), "--cache-dir", str(tmp_path / "c")])
+    assert code == 0
+    rows = (tmp_path / "roadmap.csv").read_text().splitlines()
+    assert len(rows) == 3 and "tests.fixtures.my_edits:no_se" in rows[2]
+    code = main(["roadmap", "--edits", "gelu,nowhere:thing", "--metrics", "params",
+                 "--out", str(tmp_path)])
+    assert code == 2 and "cannot import edit module" in capsys.readouterr().err
+
+
+def test_roadmap_table_and_ablation(tmp_path):
+    code = main(["roadmap", "--metrics", "params,macs", "--ablate", "--out", str(tmp_path),
+                 "--cache-dir", str(tmp_path / "c")])
+    assert code == 0
+    import pandas as pd
+
+    df = pd.read_csv(tmp_path / "roadmap.csv")
+    for col in ("step", "edit", "params", "macs", "paper_latency_ms", "paper_top1"):
+        assert col in df
+    assert df["params"].iloc[0] == 5470832 and round(df["macs"].iloc[0] / 1e9, 2) == 0.22
+    last = df[df["step"] == "9"].iloc[0]
+    assert last["params"] == 5067056 and round(last["macs"] / 1e9, 2) == 0.82
+    ab = pd.read_csv(tmp_path / "roadmap_ablation.csv")
+    assert len(ab) == len(roadmap.PAPER_STEPS) + 1
+    assert (ab["status"] != "ok").sum() == 1  # without simple_classifier, distill cannot apply
+    assert json.loads((tmp_path / "roadmap.json").read_text())["agreement"] == {}
