@@ -1,0 +1,173 @@
+"""Latencies measured on devices explorer cannot drive (an iPhone via Xcode, a board).
+
+``explorer export --format coreml`` writes the packages; the user profiles them (Xcode's
+Core ML performance report) and writes a CSV; ``explorer latency import FILE.csv --device
+NAME`` validates it and stores each row in the latency cache; ``--backend device:NAME``
+then reads them like any other backend.
+
+CSV columns: ``model`` (a zoo name, a roadmap step id like ``3a`` or ``step_3a``, or a 16-hex spec hash) and
+``latency_ms`` are required; ``resolution`` (default: the model's, 224 for a hash) and
+``note`` are optional.
+"""
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from explorer.errors import BackendError, DataError, ExplorerError
+from explorer.measure.cache import Cache, default_cache_dir
+from explorer.measure.latency import Backend
+from explorer.measure.timing import Protocol
+
+if TYPE_CHECKING:
+    from explorer.candidate import Candidate
+    from explorer.spec import NetworkSpec
+
+REQUIRED = ("model", "latency_ms")
+OPTIONAL = ("resolution", "note")
+_HASH = re.compile(r"^[0-9a-f]{16}$")
+_DEVICE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def check_device(name: str) -> str:
+    if not _DEVICE.match(name or ""):
+        raise DataError(f"device name {name!r} must be letters, digits, '_', '-' or '.'")
+    return name
+
+
+def _cache(cache_dir: str | Path | None) -> Cache:
+    return Cache("device", Path(cache_dir) if cache_dir else default_cache_dir())
+
+
+def _key(device: str, ident: str, resolution: int) -> dict[str, Any]:
+    return {"device": device, "id": ident, "resolution": resolution}
+
+
+def _named_specs() -> dict[str, "NetworkSpec"]:
+    """Zoo models and roadmap steps by name (the roadmap when it exists)."""
+    from explorer import zoo
+
+    specs = {name: zoo.get_spec(name) for name in zoo.list_models()}
+    try:
+        from explorer.roadmap import roadmap_specs
+    except ImportError:
+        return specs
+    for step, spec in roadmap_specs():  # 'explorer export --roadmap' writes step_<id>
+        specs[step] = specs[f"step_{step}"] = spec
+    return specs
+
+
+def _row_id(model: str, resolution: int | None, named: dict[str, "NetworkSpec"],
+            where: str) -> tuple[str, int]:
+    """The cache identity of one row: a spec's deploy hash, or the hash as given."""
+    if model in named:
+        spec = named[model]
+        if resolution is not None and resolution != spec.resolution:
+            spec = spec.replace(resolution=resolution)
+        return spec.deploy_hash, spec.resolution
+    if _HASH.match(model):
+        return model, resolution or 224
+    raise DataError(f"{where}: unknown model {model!r}: use a zoo name, a roadmap step id "
+                    f"or a 16-hex spec hash (see 'explorer measure --list')")
+
+
+def _positive(text: str, where: str, column: str, kind: type) -> Any:
+    try:
+        value = kind(text)
+    except (TypeError, ValueError):
+        raise DataError(f"{where}: {column} must be a number, got {text!r}") from None
+    if not value > 0 or value != value or value == float("inf"):
+        raise DataError(f"{where}: {column} must be positive and finite, got {text!r}")
+    return value
+
+
+def read_csv(path: str | Path) -> list[dict[str, Any]]:
+    """Validated rows of a device-latency CSV (all of them, or one clear error)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"latency file not found: {path}")
+    with path.open(newline="") as fh:
+        reader = csv.DictReader(fh)
+        columns = [c.strip() for c in (reader.fieldnames or [])]
+        unknown = sorted(set(columns) - set(REQUIRED) - set(OPTIONAL))
+        if unknown:
+            raise DataError(f"{path}: unknown column(s) {', '.join(unknown)}; expected "
+                            f"{', '.join(REQUIRED)} and optionally {', '.join(OPTIONAL)}")
+        missing = [c for c in REQUIRED if c not in columns]
+        if missing:
+            raise DataError(f"{path}: missing column(s) {', '.join(missing)}")
+        named = _named_specs()
+        rows, seen = [], {}
+        for line, raw in enumerate(reader, start=2):
+            raw = {(k or "").strip(): (v or "").strip() for k, v in raw.items()}
+            where = f"{path}:{line}"
+            model = raw["model"]
+            if not model:
+                raise DataError(f"{where}: empty model")
+            ms = _positive(raw["latency_ms"], where, "latency_ms", float)
+            res = (_positive(raw["resolution"], where, "resolution", int)
+                   if raw.get("resolution") else None)
+            ident, res = _row_id(model, res, named, where)
+            if (ident, res) in seen:
+                raise DataError(f"{where}: {model!r} at {res} px is already on line "
+                                f"{seen[ident, res]}")
+            seen[ident, res] = line
+            rows.append({"model": model, "id": ident, "resolution": res, "latency_ms": ms,
+                         "note": raw.get("note", ""), "source": f"{path.name}:{line}"})
+    if not rows:
+        raise DataError(f"{path}: no rows")
+    return rows
+
+
+def import_latencies(path: str | Path, device: str,
+                     cache_dir: str | Path | None = None) -> list[dict[str, Any]]:
+    """Validate ``path`` completely, then store every row for ``device``."""
+    check_device(device)
+    rows = read_csv(path)
+    cache = _cache(cache_dir)
+    for row in rows:
+        cache.put(_key(device, row["id"], row["resolution"]), row)
+    return rows
+
+
+def lookup(candidate: "Candidate", device: str,
+           cache_dir: str | Path | None = None) -> dict[str, Any] | None:
+    """The imported row for ``candidate`` on ``device`` (by deploy hash, spec hash, name)."""
+    cache = _cache(cache_dir)
+    idents = [candidate.key, candidate.name]
+    if candidate.spec is not None:
+        idents.insert(1, candidate.spec.hash)
+    for ident in idents:
+        hit = cache.get(_key(device, ident, candidate.resolution))
+        if hit is not None:
+            return hit
+    return None
+
+
+class DeviceBackend(Backend):
+    """``device:NAME``: latencies imported with ``explorer latency import``."""
+
+    uses_threads = False
+    cacheable = False  # the imported rows are the cache
+
+    def __init__(self, device: str) -> None:
+        try:
+            self.device = check_device(device)
+        except ExplorerError as exc:
+            raise BackendError(str(exc)) from None
+        self.name = f"device:{device}"
+
+    def latency(self, candidate: "Candidate", threads: int, protocol: Protocol,
+                cache_dir: Path) -> dict[str, Any]:
+        row = lookup(candidate, self.device, cache_dir)
+        if row is None:
+            raise BackendError(
+                f"no imported latency for {candidate.name} (deploy hash {candidate.key}, "
+                f"{candidate.resolution} px) on device {self.device!r}; export it with "
+                f"'explorer export --format coreml', profile it, then 'explorer latency "
+                f"import FILE.csv --device {self.device}'")
+        return {"latency_ms": row["latency_ms"], "latency_iqr_ms": None, "latency_cv": None,
+                "samples": None, "source": row["source"], "versions": None,
+                "fingerprint": None}

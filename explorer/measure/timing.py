@@ -1,0 +1,86 @@
+"""The timing protocol shared by every measuring backend.
+
+Warm up, then time runs in batches until the median stops moving (relative change below
+``rel_tol`` between batches) or a time limit is hit, so a noisy machine gets more samples
+instead of a wrong number. The runner times itself (CPU wall clock, or CUDA events), which
+keeps one protocol for host and device timing.
+"""
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import asdict, dataclass
+from typing import Any, Callable
+
+#: one inference; returns its own duration in seconds
+Runner = Callable[[], float]
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """How long and how often to time. The defaults suit 1-200 ms models on a shared CPU."""
+
+    warmup_s: float = 0.2  # at least this long (and ``warmup_runs``) of untimed runs
+    warmup_runs: int = 3
+    min_samples: int = 20
+    batch_s: float = 0.25  # each batch lasts about this long (and at least 5 runs)
+    rel_tol: float = 0.01  # stop once the median moves less than this between batches
+    max_s: float = 10.0  # ... or once this much time went into timed runs
+    max_samples: int = 2000
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+#: few runs, for tests and quick looks
+QUICK = Protocol(warmup_s=0.0, warmup_runs=2, min_samples=8, batch_s=0.02, rel_tol=0.05,
+                 max_s=1.0, max_samples=200)
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Summary of timed runs, in milliseconds."""
+
+    median_ms: float
+    iqr_ms: float
+    cv: float
+    samples: int
+    stable: bool  # the median settled within rel_tol before the time limit
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def summarize(samples_s: list[float], stable: bool = True) -> Timing:
+    """Median, interquartile range and coefficient of variation (std / mean)."""
+    ms = [s * 1e3 for s in samples_s]
+    if len(ms) >= 2:
+        q1, _, q3 = statistics.quantiles(ms, n=4, method="inclusive")
+        cv = statistics.stdev(ms) / statistics.fmean(ms)
+    else:
+        q1 = q3 = ms[0]
+        cv = 0.0
+    return Timing(statistics.median(ms), q3 - q1, cv, len(ms), stable)
+
+
+def time_runner(run: Runner, protocol: Protocol = Protocol()) -> Timing:
+    """Time ``run`` under ``protocol`` (see the module docstring)."""
+    start = time.perf_counter()
+    warm = [run() for _ in range(protocol.warmup_runs)]
+    while time.perf_counter() - start < protocol.warmup_s:
+        warm.append(run())
+    per_run = max(statistics.median(warm), 1e-6)
+    batch = max(5, int(protocol.batch_s / per_run))
+    samples: list[float] = []
+    previous: float | None = None
+    began = time.perf_counter()
+    while True:
+        samples.extend(run() for _ in range(batch))
+        median = statistics.median(samples)
+        settled = previous is not None and abs(median - previous) <= protocol.rel_tol * previous
+        if len(samples) >= protocol.min_samples and settled:
+            return summarize(samples, stable=True)
+        if (time.perf_counter() - began >= protocol.max_s
+                or len(samples) >= protocol.max_samples):
+            return summarize(samples, stable=False)
+        previous = median

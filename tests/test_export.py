@@ -1,0 +1,81 @@
+"""Export of the deployed model: ONNX, TorchScript, Core ML packages (written on Linux)."""
+from __future__ import annotations
+
+import json
+import platform
+
+import numpy as np
+import pytest
+import torch
+
+from explorer.candidate import from_spec
+from explorer.cli import main
+from explorer.errors import BackendError
+from explorer.export import export
+from explorer.measure.latency import measure_latency
+from explorer.measure.timing import QUICK
+from tests.conftest import randomize_bn, tiny_spec
+
+
+def test_onnx_export_matches_the_deployed_model(tmp_path):
+    import onnxruntime as ort
+
+    c = from_spec(tiny_spec(resolution=32))
+    randomize_bn(c.model)
+    path = export(c, "onnx", tmp_path)
+    assert path == tmp_path / "tiny.onnx"
+    x = torch.randn(1, 3, 32, 32)
+    got = ort.InferenceSession(str(path)).run(None, {"input": x.numpy()})[0]
+    with torch.no_grad():
+        want = c.model(x).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+def test_torchscript_export_to_a_named_file(tmp_path):
+    c = from_spec(tiny_spec(resolution=32))
+    path = export(c, "torchscript", tmp_path / "sub" / "net.pt")
+    assert path.is_file() and torch.jit.load(str(path))(torch.zeros(1, 3, 32, 32)).shape == (1, 10)
+    assert [p.name for p in path.parent.iterdir()] == ["net.pt"]  # no temp left behind
+
+
+@pytest.mark.parametrize("family", ["ir", "repvit"])
+def test_coreml_package_for_both_block_families(tmp_path, family):
+    """MobileNetV3 blocks with hard-swish, SE and the mbv3 head; RepViT blocks with the
+    downsampling unit and the classifier head."""
+    spec = (tiny_spec("ir", "mbv3", "mbv3", resolution=32) if family == "ir"
+            else tiny_spec(resolution=32))
+    path = export(from_spec(spec, name=family), "coreml", tmp_path)
+    assert path.name == f"{family}.mlpackage" and (path / "Manifest.json").is_file()
+
+
+@pytest.mark.skipif(platform.system() == "Darwin", reason="Core ML predicts on macOS")
+def test_coreml_backend_writes_package_then_says_it_cannot_time(tmp_path):
+    with pytest.raises(BackendError, match="only on macOS.*explorer latency import"):
+        measure_latency(from_spec(tiny_spec(resolution=32)), "coreml", cache_dir=tmp_path,
+                        protocol=QUICK)
+    assert (tmp_path / "coreml" / "tiny.mlpackage" / "Manifest.json").is_file()
+    assert not (tmp_path / "latency").exists()
+
+
+def test_export_failure_names_the_operator(tmp_path):
+    from explorer.candidate import from_module
+
+    class Odd(torch.nn.Module):
+        def forward(self, x):
+            return torch.linalg.svd(x[0, 0])[0]  # no ONNX mapping
+
+    with pytest.raises(BackendError, match="ONNX export failed.*svd"):
+        export(from_module(Odd(), "odd", resolution=32), "onnx", tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_export_cli(tmp_path, capsys):
+    spec_file = tmp_path / "tiny.json"
+    spec_file.write_text(tiny_spec(resolution=32).to_json())
+    out = tmp_path / "x.onnx"
+    assert main(["export", "--spec", str(spec_file), "--format", "onnx", "--out", str(out),
+                 "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == [{"name": "tiny", "path": str(out)}]
+    assert out.is_file()
+    assert main(["export", "--format", "onnx", "--out", str(out)]) == 2
+    assert "exactly one of" in capsys.readouterr().err
