@@ -48,3 +48,7 @@ class SearchSpaceError(ExplorerError, ValueError):
 
 class StorageError(ExplorerError, RuntimeError):
     """A study storage URL is malformed or unreachable."""
+
+
+class BudgetError(ExplorerError, ValueError):
+    """A latency budget is not positive, or below anything the search space can reach."""

@@ -1,0 +1,112 @@
+"""explorer search: constrained architecture search with Optuna under a latency budget."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+HELP = """Search a space of architectures (search_spaces/*.yaml) under a latency budget.
+
+Objective 'proxy' (default) maximizes the accuracy proxy subject to latency <= budget
+(infeasible trials still teach the TPE sampler); 'multi' maximizes the proxy and
+minimizes latency together and reports the Pareto front. Every trial stores its spec,
+so 'explorer export --study NAME --trial N' rebuilds and exports the exact model.
+
+The study lives in --storage (default sqlite:///results/search.db; any Optuna RDB URL,
+e.g. postgresql://user@host/db for workers on many machines). Re-running the same
+command continues the study up to --trials; --workers K runs K local processes.
+
+examples:
+  explorer search --space search_spaces/repvit.yaml --budget-ms 20 --backend lut --trials 100
+  explorer search --space search_spaces/repvit.yaml --budget-ms 20 --backend ort \\
+      --trials 40 --workers 2 --study repvit-ort
+  explorer search --space search_spaces/mobilenetv3.yaml --objective multi --backend lut
+  explorer search --study repvit-ort --show        (tables of a stored study)"""
+
+TABLE = ["trial", "proxy", "latency_ms", "params_M", "macs_M", "resolution", "widths",
+         "depths", "se_blocks", "spec_hash"]
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("search", help="Optuna search under a latency budget",
+                       description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--space", metavar="FILE", help="search-space YAML (search_spaces/*.yaml)")
+    p.add_argument("--budget-ms", type=float, default=None, metavar="MS",
+                   help="latency budget in ms (required for --objective proxy)")
+    p.add_argument("--trials", type=int, default=50, help="total trials of the study "
+                   "(default 50; a resumed study runs only the missing ones)")
+    p.add_argument("--objective", choices=("proxy", "multi"), default="proxy",
+                   help="proxy: max proxy s.t. latency <= budget; multi: Pareto front")
+    p.add_argument("--sampler", choices=("tpe", "random", "nsga2"), default="tpe",
+                   help="Optuna sampler (default tpe; all honour the budget constraint)")
+    p.add_argument("--storage", default=None, metavar="URL",
+                   help="Optuna RDB URL or SQLite file path (default "
+                        "sqlite:///results/search.db)")
+    p.add_argument("--study", default=None, metavar="NAME",
+                   help="study name (default: space-objective-backend-budget)")
+    p.add_argument("--workers", type=int, default=1, help="local worker processes")
+    p.add_argument("--top", type=int, default=5, help="rows of the best-architecture table")
+    p.add_argument("--csv", metavar="FILE", help="also write every trial to this CSV")
+    p.add_argument("--show", action="store_true",
+                   help="print the tables of an existing --study and exit")
+    from explorer.commands import measure_options
+
+    measure_options.add(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from explorer.commands import measure_options
+    from explorer.errors import ExplorerError
+    from explorer.search import load_result, run_search
+
+    if args.show:
+        if not args.study:
+            raise ExplorerError("--show needs --study NAME")
+        result = load_result(args.storage, args.study)
+    else:
+        if not args.space:
+            raise ExplorerError("give --space FILE (see search_spaces/)")
+        opts = measure_options.options(args)
+        seed = opts.pop("seed")
+        result = run_search(args.space, args.budget_ms, args.trials, args.objective,
+                            sampler=args.sampler, seed=seed, storage=args.storage,
+                            study=args.study, workers=args.workers, progress=True, **opts)
+        print(f"study {result.study.study_name}: {result.n_done} trials done "
+              f"({result.new_trials} new, {result.elapsed_s:.0f} s)", file=sys.stderr)
+    report(result, args.top)
+    if args.csv:
+        from pathlib import Path
+
+        from explorer.measure.cache import atomic_write_text
+
+        atomic_write_text(Path(args.csv), result.trials_frame().to_csv(index=False))
+        print(f"wrote {args.csv}", file=sys.stderr)
+    return 0
+
+
+def _table(df) -> str:  # type: ignore[no-untyped-def]
+    df = df.assign(params_M=(df.params / 1e6).round(3), macs_M=(df.macs / 1e6).round(1),
+                   proxy=df.proxy.round(4), latency_ms=df.latency_ms.round(3))
+    return df[[c for c in TABLE if c in df.columns]].to_string(index=False)
+
+
+def report(result, top: int = 5) -> None:  # type: ignore[no-untyped-def]
+    """Best feasible architectures (and the Pareto set), or the fastest seen if none
+    met the budget."""
+    budget = (f"latency <= {result.budget_ms:g} ms" if result.budget_ms is not None
+              else "no budget")
+    best = result.best(top)
+    if best.empty:
+        fastest = result.fastest()
+        if fastest is None:
+            print(f"No trial completed yet ({budget}).")
+        else:
+            print(f"No trial met the budget ({budget}). Fastest candidate seen: trial "
+                  f"{int(fastest.trial)} at {fastest.latency_ms:.3f} ms (proxy "
+                  f"{fastest.proxy:.4f}, widths {fastest.widths}, depths {fastest.depths}).")
+        return
+    print(f"Best feasible architectures ({budget}, by proxy):")
+    print(_table(best))
+    if result.objective == "multi" or result.budget_ms is None:
+        print("\nPareto front (feasible, fastest first):")
+        print(_table(result.pareto()))

@@ -1,0 +1,559 @@
+"""Constrained architecture search with Optuna under a latency budget.
+
+A trial asks the :class:`~explorer.search_space.SearchSpace` for a spec, measures it
+through :func:`explorer.measure.measure` (params, MACs, latency, proxy; every metric
+caches by spec) and reports, depending on the objective:
+
+* ``proxy`` (constrained): maximize the accuracy proxy subject to
+  ``latency - budget <= 0`` via ``trial.set_constraint`` -- TPE then models infeasible
+  trials instead of discarding them;
+* ``multi``: maximize the proxy and minimize latency (a Pareto front), still
+  constrained by the budget when one is given.
+
+Every trial keeps what a later tool needs to rebuild and judge the model as user
+attributes (spec JSON and hash, params, MACs, latency with backend and spread, proxy,
+feasibility). Studies live in an Optuna RDB storage: a SQLite file under results/ by
+default (with a busy timeout, so a few local workers share it without "database is
+locked"), or any RDB URL such as PostgreSQL for many machines. Heartbeats fail the
+trials of workers that died, and those trials are re-queued, so a study never keeps a
+trial RUNNING forever and re-running the same command continues it up to N trials.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import multiprocessing
+import os
+import socket
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import pandas as pd
+
+from explorer.errors import BudgetError, ExplorerError, StorageError
+from explorer.search_space import SearchSpace, load_space
+from explorer.spec import NetworkSpec
+
+OBJECTIVES = ("proxy", "multi")
+SAMPLERS = ("tpe", "random", "nsga2")
+DEFAULT_STORAGE = "sqlite:///results/search.db"
+METRICS = ("params", "macs", "latency", "proxy")
+#: user attributes copied from a measured trial to a later trial with the same spec
+MEASURED = ("params", "macs", "latency_ms", "latency_iqr_ms", "latency_cv", "backend",
+            "threads", "proxy", "proxy_name", "proxy_seconds")
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """Everything a worker process needs (picklable: workers are spawned)."""
+
+    space: SearchSpace
+    budget_ms: float | None
+    trials: int
+    study: str
+    storage: str = DEFAULT_STORAGE
+    objective: str = "proxy"
+    sampler: str = "tpe"
+    seed: int = 0
+    workers: int = 1
+    heartbeat_s: int = 10
+    options: dict[str, Any] = field(default_factory=dict)  # measurement options
+    #: "module:function" each worker process calls first (e.g. to register a custom
+    #: metric in METRICS: spawned workers do not inherit runtime registrations)
+    worker_init: str | None = None
+
+    @property
+    def backend(self) -> str:
+        return self.options.get("backend", "ort")
+
+
+# -- storage ---------------------------------------------------------------------------
+def storage_url(ref: str | None) -> str:
+    """An RDB URL; a bare path means a SQLite file (its folder is created)."""
+    url = ref or DEFAULT_STORAGE
+    if "://" not in url:
+        url = f"sqlite:///{url}"
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    if url.startswith(("postgresql://", "postgres://")):
+        url = "postgresql" + _postgres_driver() + url[url.index("://"):]
+    return url
+
+
+def _postgres_driver() -> str:
+    """SQLAlchemy 2.1 maps plain postgresql:// to psycopg 3; use psycopg2 (what the
+    'postgres' extra installs) when only that one is present."""
+    import importlib.util
+
+    if importlib.util.find_spec("psycopg") is None and importlib.util.find_spec("psycopg2"):
+        return "+psycopg2"
+    return ""
+
+
+def _redacted(url: str) -> str:
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # unparsable: the raw text says what was given
+        return url
+
+
+def open_storage(ref: str | None, heartbeat_s: int = 10) -> Any:
+    """An ``optuna.storages.RDBStorage`` with heartbeats (dead workers' trials are failed
+    after 3 missed beats and re-queued up to 3 times); errors become :class:`StorageError`."""
+    import optuna
+    from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+
+    url = storage_url(ref)
+    engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            storage = RDBStorage(url, engine_kwargs=engine_kwargs,
+                                 heartbeat_interval=heartbeat_s, grace_period=3 * heartbeat_s,
+                                 heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(3))
+        if url.startswith("sqlite"):
+            _sqlite_wal(storage.engine)
+        return storage
+    except ImportError as exc:
+        raise StorageError(f"storage {_redacted(url)}: the database driver is not installed "
+                           f"({exc.__cause__ or exc}); for PostgreSQL: pip install "
+                           f"psycopg2-binary") from None
+    except Exception as exc:  # sqlalchemy ArgumentError / OperationalError / ...
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise StorageError(f"cannot open study storage {_redacted(url)}: {first}") from None
+
+
+def _sqlite_wal(engine: Any) -> None:
+    """WAL journal + synchronous=NORMAL: a trial writes ~40 small transactions, and a
+    full fsync each (the default) costs ~20 ms apiece on this disk. WAL stays durable
+    across process crashes (what killed workers need); readers never block the writer."""
+    from sqlalchemy import event
+
+    def pragmas(conn: Any, _record: Any) -> None:
+        cur = conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    event.listen(engine, "connect", pragmas)
+    engine.dispose()  # pooled connections opened before the listener get replaced
+
+
+def _quiet_optuna() -> None:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+
+
+def make_sampler(kind: str, seed: int) -> Any:
+    """TPE (constraint-aware, multivariate, constant liar for parallel workers), random
+    search (the benchmark's baseline) or NSGA-II (constraint-aware too)."""
+    import optuna
+
+    if kind == "tpe":
+        return optuna.samplers.TPESampler(seed=seed, multivariate=True, constant_liar=True,
+                                          n_startup_trials=10)
+    if kind == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if kind == "nsga2":
+        return optuna.samplers.NSGAIISampler(seed=seed, population_size=20)
+    raise ExplorerError(f"unknown sampler {kind!r}; choose from {', '.join(SAMPLERS)}")
+
+
+# -- the objective -----------------------------------------------------------------------
+def _shape(spec: NetworkSpec) -> dict[str, Any]:
+    """Human-readable columns: stage widths and depths, SE count, resolution."""
+    widths = [s.blocks[-1].width if s.blocks else s.downsample.width for s in spec.stages]
+    return {"widths": "-".join(map(str, widths)), "depths": "-".join(map(str, spec.depths)),
+            "se_blocks": sum(b.se for _, _, b in spec.iter_blocks()),
+            "resolution": spec.resolution}
+
+
+class Objective:
+    """Callable objective: spec from the trial, measurement (or a copy of an identical
+    earlier trial's), user attributes, constraint, objective value(s)."""
+
+    def __init__(self, config: SearchConfig) -> None:
+        self.config = config
+        self._seen: dict[str, dict[str, Any]] = {}
+
+    def __call__(self, trial: Any) -> float | tuple[float, float]:
+        cfg = self.config
+        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
+        spec = cfg.space.suggest(trial)
+        attrs = {"spec_hash": spec.hash, "spec": spec.to_json(indent=None), **_shape(spec)}
+        for key, value in attrs.items():
+            trial.set_user_attr(key, value)
+        row, twin = self._known(trial, spec.hash)
+        if row is None:
+            try:
+                row = self._measure(spec)
+            except Exception as exc:  # recorded on the trial; optimize(catch=...) goes on
+                trial.set_user_attr("error", f"{type(exc).__name__}: {exc}")
+                raise
+        else:
+            trial.set_user_attr("duplicate_of", twin)
+        self._seen[spec.hash] = {**row, "number": twin if twin is not None else trial.number}
+        for key in MEASURED:
+            if key in row:
+                trial.set_user_attr(key, row[key])
+        latency, proxy = float(row["latency_ms"]), float(row["proxy"])
+        feasible = cfg.budget_ms is None or latency <= cfg.budget_ms
+        trial.set_user_attr("feasible", feasible)
+        if cfg.budget_ms is not None:
+            trial.set_constraint("latency", latency - cfg.budget_ms)
+        return (proxy, latency) if cfg.objective == "multi" else proxy
+
+    def _known(self, trial: Any, spec_hash: str) -> tuple[dict[str, Any] | None, int | None]:
+        """An identical spec measured before, here or by another worker: reuse it."""
+        if spec_hash in self._seen:
+            row = self._seen[spec_hash]
+            return row, row["number"]
+        from optuna.trial import TrialState
+
+        for t in trial.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+            if t.user_attrs.get("spec_hash") == spec_hash and "latency_ms" in t.user_attrs:
+                return {k: t.user_attrs[k] for k in MEASURED if k in t.user_attrs}, t.number
+        return None, None
+
+    def _measure(self, spec: NetworkSpec) -> dict[str, Any]:
+        from explorer.candidate import from_spec
+        from explorer.measure import measure
+
+        row = measure(from_spec(spec), list(METRICS), **self.config.options)
+        for key in ("latency_ms", "proxy"):
+            if not isinstance(row.get(key), (int, float)) or not math.isfinite(row[key]):
+                raise ExplorerError(f"metric {key} gave {row.get(key)!r}")
+        return row
+
+
+# -- study bookkeeping ---------------------------------------------------------------------
+def _study_attrs(config: SearchConfig) -> dict[str, Any]:
+    return {"budget_ms": config.budget_ms, "objective": config.objective,
+            "backend": config.backend, "space": config.space.source,
+            "space_base": config.space.base_ref, "space_dims": sorted(config.space.dims)}
+
+
+def _open_study(config: SearchConfig, create: bool) -> Any:
+    import optuna
+
+    storage = open_storage(config.storage, config.heartbeat_s)
+    directions = ["maximize", "minimize"] if config.objective == "multi" else ["maximize"]
+    if not create:
+        return optuna.load_study(study_name=config.study, storage=storage)
+    study = optuna.create_study(study_name=config.study, storage=storage,
+                                directions=directions, load_if_exists=True)
+    if [d.name.lower() for d in study.directions] != directions:
+        raise ExplorerError(f"study {config.study!r} was created with another objective; "
+                            f"use another --study name")
+    wanted = _study_attrs(config)
+    stored = study.user_attrs
+    for key in ("budget_ms", "objective", "backend", "space_dims"):
+        if key in stored and stored[key] != wanted[key]:
+            raise ExplorerError(f"study {config.study!r} was created with {key}="
+                                f"{stored[key]!r}, not {wanted[key]!r}; use another --study "
+                                f"name to start a new search")
+    for key, value in wanted.items():
+        if key not in stored:
+            study.set_user_attr(key, value)
+    return study
+
+
+def _counts(study: Any) -> tuple[int, int, int]:
+    """(done, running, waiting): done = completed trials plus trials that failed with a
+    recorded error (heartbeat-failed ones are re-queued, so they do not count)."""
+    from optuna.trial import TrialState
+
+    done = running = waiting = 0
+    for t in study.get_trials(deepcopy=False):
+        if t.state == TrialState.COMPLETE or (t.state == TrialState.FAIL
+                                              and "error" in t.user_attrs):
+            done += 1
+        elif t.state == TrialState.RUNNING:
+            running += 1
+        elif t.state == TrialState.WAITING:
+            waiting += 1
+    return done, running, waiting
+
+
+def run_worker(config: SearchConfig, index: int = 0,
+               on_trial: Callable[[int], None] | None = None) -> None:
+    """Run trials until the study has ``config.trials`` done; safe to run in many
+    processes (and on many machines) against one storage."""
+    import optuna
+
+    _quiet_optuna()
+    study = _open_study(config, create=False)
+    study.sampler = make_sampler(config.sampler, config.seed + 1000 * index)
+    objective = Objective(config)
+    while True:
+        optuna.storages.fail_stale_trials(study)
+        done, running, waiting = _counts(study)
+        if on_trial is not None:
+            on_trial(done)
+        if done >= config.trials:
+            return
+        if done + running >= config.trials and not waiting:
+            time.sleep(0.5)  # the last trials are running elsewhere (or will go stale)
+            continue
+        study.optimize(objective, n_trials=1, catch=(Exception,), gc_after_trial=False)
+
+
+def worker_main(config: SearchConfig, index: int) -> None:
+    """Entry point of a worker process: ``worker_init`` hook, then :func:`run_worker`."""
+    warnings.filterwarnings("ignore")
+    if config.worker_init:
+        import importlib
+
+        module, func = config.worker_init.split(":")
+        getattr(importlib.import_module(module), func)()
+    run_worker(config, index)
+
+
+# -- entry point -----------------------------------------------------------------------------
+def default_study_name(space: SearchSpace, budget_ms: float | None, objective: str,
+                       backend: str) -> str:
+    stem = Path(space.source).stem if space.source != "<space>" else space.base_ref
+    budget = "nobudget" if budget_ms is None else f"{budget_ms:g}ms"
+    return f"{stem}-{objective}-{backend}-{budget}"
+
+
+def check_budget(config: SearchConfig) -> float | None:
+    """Reject budgets no network of the space can meet: <= 0, or below the latency of the
+    space's smallest network. Returns that latency (None without a budget)."""
+    if config.budget_ms is None:
+        if config.objective == "proxy":
+            raise BudgetError("the constrained objective needs --budget-ms (or use "
+                              "--objective multi for a budget-free Pareto front)")
+        return None
+    if not math.isfinite(config.budget_ms) or config.budget_ms <= 0:
+        raise BudgetError(f"latency budget must be a positive number of ms, got "
+                          f"{config.budget_ms}")
+    from explorer.candidate import from_spec
+    from explorer.measure import measure
+
+    smallest = config.space.smallest()
+    floor = float(measure(from_spec(smallest), ["latency"], **config.options)["latency_ms"])
+    if floor > config.budget_ms:
+        raise BudgetError(f"budget {config.budget_ms:g} ms is below anything the space can "
+                          f"reach: its smallest network ({_shape(smallest)}) takes "
+                          f"{floor:.3g} ms on backend {config.backend}")
+    return floor
+
+
+def make_config(space: SearchSpace | str | Path, budget_ms: float | None, trials: int,
+                objective: str = "proxy", *, sampler: str = "tpe", seed: int = 0,
+                storage: str | None = None, study: str | None = None, workers: int = 1,
+                heartbeat_s: int = 10, worker_init: str | None = None,
+                **options: Any) -> SearchConfig:
+    """Check the arguments and bundle them (see :func:`run_search`)."""
+    if not isinstance(space, SearchSpace):
+        space = load_space(space)
+    if objective not in OBJECTIVES:
+        raise ExplorerError(f"unknown objective {objective!r}; choose from "
+                            f"{', '.join(OBJECTIVES)}")
+    if sampler not in SAMPLERS:
+        raise ExplorerError(f"unknown sampler {sampler!r}; choose from {', '.join(SAMPLERS)}")
+    if trials < 1 or workers < 1:
+        raise ExplorerError(f"--trials and --workers must be >= 1, got {trials} and {workers}")
+    options = {"backend": "ort", "seed": seed, **options}
+    name = study or default_study_name(space, budget_ms, objective, options["backend"])
+    return SearchConfig(space, budget_ms, trials, name, storage_url(storage), objective,
+                        sampler, seed, workers, heartbeat_s, options, worker_init)
+
+
+def prepare(config: SearchConfig) -> tuple[Any, float | None]:
+    """Check the budget against the space, then create (or reopen) the study."""
+    _quiet_optuna()
+    floor = check_budget(config)
+    return _open_study(config, create=True), floor
+
+
+def run_search(space: SearchSpace | str | Path, budget_ms: float | None, trials: int,
+               objective: str = "proxy", *, sampler: str = "tpe", seed: int = 0,
+               storage: str | None = None, study: str | None = None, workers: int = 1,
+               heartbeat_s: int = 10, progress: bool = True, worker_init: str | None = None,
+               **options: Any) -> "SearchResult":
+    """Run (or continue) a search and return its :class:`SearchResult`.
+
+    ``space`` is a :class:`SearchSpace` or a YAML path; ``options`` are the measurement
+    options (backend, threads, proxy, no_cache, cache_dir); ``seed`` seeds the sampler
+    (worker k uses seed + 1000 k) and the proxy. Re-running with the same ``study`` and
+    ``storage`` continues up to ``trials``. ``workers`` > 1 spawns processes."""
+    config = make_config(space, budget_ms, trials, objective, sampler=sampler, seed=seed,
+                         storage=storage, study=study, workers=workers,
+                         heartbeat_s=heartbeat_s, worker_init=worker_init, **options)
+    result_study, floor = prepare(config)
+    name = config.study
+    start = time.perf_counter()
+    done_before = _counts(result_study)[0]
+    with _progress(trials, done_before, progress, name) as bar:
+        if workers == 1:
+            run_worker(config, 0, bar)
+        else:
+            _run_processes(config, bar)
+    elapsed = time.perf_counter() - start
+    return SearchResult(result_study, budget_ms, objective, floor, elapsed,
+                        _counts(result_study)[0] - done_before)
+
+
+def _run_processes(config: SearchConfig, bar: Callable[[int], None]) -> None:
+    """K spawned workers share the storage; this process shows progress, then finishes
+    whatever a crashed worker left undone."""
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=worker_main, args=(config, i), daemon=True)
+             for i in range(config.workers)]
+    for p in procs:
+        p.start()
+    study = _open_study(config, create=False)
+    while any(p.is_alive() for p in procs):
+        bar(_counts(study)[0])
+        time.sleep(1.0)
+    for p in procs:
+        p.join()
+    run_worker(config, config.workers, bar)
+
+
+class _progress:
+    """A tqdm bar fed with the number of done trials (stderr; off when not wanted)."""
+
+    def __init__(self, total: int, initial: int, enabled: bool, name: str) -> None:
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=total, initial=min(initial, total), desc=f"search {name}",
+                        unit="trial", disable=not enabled, leave=False)
+
+    def __call__(self, done: int) -> None:
+        self.bar.update(max(0, min(done, self.bar.total) - self.bar.n))
+
+    def __enter__(self) -> "_progress":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.bar.close()
+
+
+# -- results -------------------------------------------------------------------------------
+@dataclass
+class SearchResult:
+    """A finished (or loaded) study with tables for people and notebooks."""
+
+    study: Any
+    budget_ms: float | None
+    objective: str
+    floor_ms: float | None = None
+    elapsed_s: float = 0.0
+    new_trials: int = 0
+
+    def trials_frame(self) -> pd.DataFrame:
+        """One row per trial: state, proxy, latency, feasibility, size, shape, Optuna
+        params (``p_*``), spec hash and error, if any."""
+        rows = []
+        for t in self.study.get_trials(deepcopy=False):
+            a = t.user_attrs
+            row = {"trial": t.number, "state": t.state.name, "proxy": a.get("proxy"),
+                   "latency_ms": a.get("latency_ms"), "latency_iqr_ms": a.get("latency_iqr_ms"),
+                   "feasible": a.get("feasible"), "params": a.get("params"),
+                   "macs": a.get("macs"), "widths": a.get("widths"), "depths": a.get("depths"),
+                   "se_blocks": a.get("se_blocks"), "resolution": a.get("resolution"),
+                   "backend": a.get("backend"), "spec_hash": a.get("spec_hash"),
+                   "duplicate_of": a.get("duplicate_of"), "error": a.get("error")}
+            row.update({f"p_{k}": v for k, v in t.params.items()})
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    def _complete(self) -> pd.DataFrame:
+        df = self.trials_frame()
+        if df.empty:
+            return df
+        df = df[(df.state == "COMPLETE") & df.latency_ms.notna() & df.proxy.notna()]
+        return df.drop_duplicates("spec_hash")
+
+    def best(self, n: int = 5) -> pd.DataFrame:
+        """The ``n`` best feasible architectures by proxy (empty if none is feasible)."""
+        df = self._complete()
+        if df.empty:
+            return df
+        df = df[df.feasible.astype(bool)]
+        return df.sort_values(["proxy", "latency_ms"], ascending=[False, True]).head(n)
+
+    def pareto(self) -> pd.DataFrame:
+        """Feasible trials no other feasible trial beats on both proxy and latency,
+        fastest first."""
+        df = self._complete()
+        if df.empty:
+            return df
+        df = df[df.feasible.astype(bool)].sort_values(["latency_ms", "proxy"],
+                                                       ascending=[True, False])
+        best, keep = -math.inf, []
+        for idx, proxy in zip(df.index, df.proxy):
+            if proxy > best:
+                keep.append(idx)
+                best = proxy
+        return df.loc[keep]
+
+    def fastest(self) -> pd.Series | None:
+        """The fastest measured trial, feasible or not (what to report when none is)."""
+        df = self._complete()
+        return None if df.empty else df.sort_values("latency_ms").iloc[0]
+
+    def spec(self, number: int) -> NetworkSpec:
+        return spec_of(self.study, number)
+
+    @property
+    def n_done(self) -> int:
+        return _counts(self.study)[0]
+
+
+def spec_of(study: Any, number: int) -> NetworkSpec:
+    """Rebuild the exact spec a trial measured."""
+    trials = [t for t in study.get_trials(deepcopy=False) if t.number == number]
+    if not trials:
+        raise ExplorerError(f"study {study.study_name!r} has no trial {number} "
+                            f"(it has {len(study.trials)} trials)")
+    text = trials[0].user_attrs.get("spec")
+    if not text:
+        raise ExplorerError(f"trial {number} of study {study.study_name!r} stored no spec "
+                            f"(state {trials[0].state.name})")
+    return dataclasses.replace(NetworkSpec.from_json(text),
+                               name=f"{study.study_name}-trial{number}")
+
+
+def load_result(storage: str | None, study: str) -> SearchResult:
+    """Open an existing study for tables and exports."""
+    import optuna
+
+    _quiet_optuna()
+    st = open_storage(storage)
+    try:
+        s = optuna.load_study(study_name=study, storage=st)
+    except KeyError:
+        names = [x.study_name for x in optuna.get_all_study_summaries(st)]
+        raise ExplorerError(f"no study {study!r} in {_redacted(storage_url(storage))}; "
+                            f"studies there: {', '.join(names) or 'none'}") from None
+    return SearchResult(s, s.user_attrs.get("budget_ms"), s.user_attrs.get("objective",
+                                                                           "proxy"))
+
+
+def trial_spec(storage: str | None, study: str, trial_number: int) -> NetworkSpec:
+    """The spec of trial ``trial_number`` of a stored study (for ``explorer export``)."""
+    return load_result(storage, study).spec(trial_number)
+
+
+def summary(result: SearchResult) -> dict[str, Any]:
+    """Plain numbers for JSON: counts, best feasible, fastest."""
+    best = result.best(1)
+    fastest = result.fastest()
+    return {"trials_done": result.n_done, "budget_ms": result.budget_ms,
+            "feasible": int(result._complete().feasible.astype(bool).sum())
+            if not result._complete().empty else 0,
+            "best_proxy": None if best.empty else float(best.proxy.iloc[0]),
+            "best_latency_ms": None if best.empty else float(best.latency_ms.iloc[0]),
+            "fastest_latency_ms": None if fastest is None else float(fastest.latency_ms)}
+

@@ -1,0 +1,182 @@
+"""Constrained search with fake (spec-derived, instant) metrics: trials, attributes,
+constraints, duplicates, resume, failures, budgets, storage errors, CLI."""
+from __future__ import annotations
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from tests import search_fakes
+from explorer.cli import main
+from explorer.errors import BudgetError, StorageError
+from explorer.search import load_result, run_search, trial_spec
+from explorer.search_space import parse_space
+from explorer.spec import NetworkSpec
+
+SPACE = {"base": "repvit_m0_9", "resolution": [64, 96],
+         "widths": [[24, 48], [48, 96], {"low": 96, "high": 192, "step": 32}, [192, 384]],
+         "depths": [[1, 2], [1, 2], {"low": 2, "high": 8, "step": 2}, [1, 2]],
+         "se": ["none", "alternate", "all"]}
+
+
+@pytest.fixture(autouse=True)
+def fake_metrics(monkeypatch, tmp_path):
+    from explorer.measure import METRICS
+
+    for name in ("params", "macs", "latency", "proxy"):
+        monkeypatch.setitem(METRICS, name, f"tests.search_fakes:{name}")
+    monkeypatch.setenv(search_fakes.CALLS_FILE, str(tmp_path / "calls.txt"))
+
+
+@pytest.fixture
+def space():
+    return parse_space(SPACE, "test-space")
+
+
+def _floor(space):
+    from explorer.candidate import from_spec
+
+    return search_fakes.latency(from_spec(space.smallest()))["latency_ms"]
+
+
+def _search(space, tmp_path, budget, trials, **kw):
+    kw.setdefault("storage", str(tmp_path / "s.db"))
+    kw.setdefault("study", "t")
+    return run_search(space, budget, trials, progress=False, backend="lut", **kw)
+
+
+def test_constrained_search_stores_everything(space, tmp_path):
+    budget = 3 * _floor(space)
+    result = _search(space, tmp_path, budget, 14)
+    trials = result.study.get_trials()
+    assert len(trials) == 14 and all(t.state == TrialState.COMPLETE for t in trials)
+    for t in trials:
+        a = t.user_attrs
+        spec = NetworkSpec.from_json(a["spec"])
+        assert spec.hash == a["spec_hash"] == space.build(t.params).hash
+        assert {"params", "macs", "latency_ms", "latency_iqr_ms", "backend", "proxy",
+                "proxy_name", "feasible"} <= set(a)
+        assert a["backend"] == "lut"
+        assert t.constraints == {"latency": pytest.approx(a["latency_ms"] - budget)}
+        assert a["feasible"] == (a["latency_ms"] <= budget)
+        assert t.value == a["proxy"]
+    infeasible = [t for t in trials if not t.user_attrs["feasible"]]
+    assert infeasible, "the budget should cut the space"
+    best = result.best()
+    assert not best.empty and best.feasible.all() and (best.latency_ms <= budget).all()
+    assert list(best.proxy) == sorted(best.proxy, reverse=True)
+    feasible = [t.value for t in trials if t.user_attrs["feasible"]]
+    assert best.proxy.iloc[0] == max(feasible)
+    assert result.study.best_trial.value == max(feasible)
+    assert trial_spec(str(tmp_path / "s.db"), "t", best.trial.iloc[0]).hash == \
+        best.spec_hash.iloc[0]
+
+
+def test_resume_continues_to_total_and_keeps_trials(space, tmp_path):
+    budget = 3 * _floor(space)
+    first = _search(space, tmp_path, budget, 5)
+    before = {t.number: t.user_attrs["spec_hash"] for t in first.study.get_trials()}
+    second = _search(space, tmp_path, budget, 9)
+    after = {t.number: t.user_attrs["spec_hash"] for t in second.study.get_trials()}
+    assert len(after) == 9 and second.new_trials == 4
+    assert all(after[n] == h for n, h in before.items())
+    assert _search(space, tmp_path, budget, 9).new_trials == 0
+    with pytest.raises(Exception, match="budget_ms"):
+        _search(space, tmp_path, budget * 2, 10)  # same study, other budget
+
+
+def test_identical_specs_are_measured_once(tmp_path):
+    tiny = parse_space({"base": "repvit_m0_9", "resolution": [64, 96], "se": "none",
+                        "depths": [1, 1, 2, 1]})
+    result = _search(tiny, tmp_path, 1e6, 8, sampler="random")
+    df = result.trials_frame()
+    assert df.spec_hash.nunique() == 2 and df.duplicate_of.notna().sum() == 6
+    calls = (tmp_path / "calls.txt").read_text().split()
+    assert len(calls) == 2 + 1  # + the budget check's smallest network
+
+
+def test_crashing_trial_is_recorded_and_study_goes_on(tmp_path):
+    crashy = parse_space({"base": "repvit_m0_9", "resolution": [64, 999],
+                          "depths": [1, 1, [2, 4, 6], 1]})
+    result = _search(crashy, tmp_path, 1e6, 10, sampler="random")
+    df = result.trials_frame()
+    failed = df[df.state == "FAIL"]
+    assert len(df) == 10 and len(failed) > 0 and (df.state == "COMPLETE").any()
+    assert failed.error.str.contains("RuntimeError: boom").all()
+    assert (failed.p_resolution == 999).all()
+
+
+def test_budget_errors(space, tmp_path):
+    for bad in (0, -1, float("nan")):
+        with pytest.raises(BudgetError, match="positive"):
+            _search(space, tmp_path, bad, 3)
+    with pytest.raises(BudgetError, match="below anything the space can reach"):
+        _search(space, tmp_path, _floor(space) / 2, 3)
+    with pytest.raises(BudgetError, match="needs --budget-ms"):
+        _search(space, tmp_path, None, 3)
+
+
+def test_no_feasible_trial_reports_fastest(space, tmp_path, capsys):
+    from explorer.commands.search import report
+
+    floor = _floor(space)
+    result = _search(space, tmp_path, floor * 1.0001, 4, sampler="random", seed=3)
+    assert result.best().empty  # only the very smallest network fits
+    report(result)
+    out = capsys.readouterr().out
+    assert "No trial met the budget" in out and "Fastest candidate seen: trial" in out
+
+
+def test_multi_objective_pareto(space, tmp_path):
+    result = _search(space, tmp_path, None, 12, objective="multi", sampler="random")
+    assert len(result.study.directions) == 2
+    front = result.pareto()
+    assert len(front) >= 1
+    assert list(front.latency_ms) == sorted(front.latency_ms)
+    assert list(front.proxy) == sorted(front.proxy)  # slower must mean better on the front
+    df = result._complete()
+    for _, row in front.iterrows():  # nothing dominates a front member
+        assert not ((df.latency_ms < row.latency_ms) & (df.proxy > row.proxy)).any()
+
+
+@pytest.mark.parametrize("url, needle", [
+    ("nosuchdb://x/y", "cannot open study storage nosuchdb://x/y"),
+    ("postgresql://u:secret@127.0.0.1:1/db", "cannot open study storage postgresql+psycopg2://u:***@127.0.0.1:1/db: (psycopg2.OperationalError) connection to server"),
+])
+def test_bad_storage(space, url, needle):
+    with pytest.raises(StorageError) as err:
+        run_search(space, 1e6, 2, storage=url, progress=False, backend="lut")
+    assert needle in str(err.value) and "secret" not in str(err.value)
+
+
+def test_two_local_workers_share_sqlite(space, tmp_path):
+    result = _search(space, tmp_path, 3 * _floor(space), 12, workers=2,
+                     worker_init="tests.search_fakes:install")
+    trials = result.study.get_trials()
+    done = [t for t in trials if t.state == TrialState.COMPLETE]
+    assert 12 <= len(done) <= 13 and not [t for t in trials if t.state == TrialState.RUNNING]
+    assert len({t.user_attrs["worker"] for t in done}) >= 2  # both processes ran trials
+
+
+def test_cli_search_and_show(space, tmp_path, capsys):
+    path = tmp_path / "space.yaml"
+    import yaml
+
+    path.write_text(yaml.safe_dump(SPACE))
+    db = str(tmp_path / "cli.db")
+    budget = f"{8 * _floor(space):.4f}"
+    csv = tmp_path / "trials.csv"
+    args = ["search", "--space", str(path), "--budget-ms", budget, "--trials", "6",
+            "--backend", "lut", "--storage", db, "--study", "cli", "--csv", str(csv)]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "Best feasible architectures" in out and "spec_hash" in out
+    assert len(csv.read_text().splitlines()) == 7
+    assert main(["search", "--study", "cli", "--storage", db, "--show"]) == 0
+    assert "Best feasible" in capsys.readouterr().out
+    assert main(args[:4] + ["-1"] + args[5:]) == 2
+    assert "budget must be a positive number" in capsys.readouterr().err
+    assert main(["search", "--study", "nope", "--storage", db, "--show"]) == 2
+    assert "no study 'nope'" in capsys.readouterr().err
+    assert optuna.load_study(study_name="cli", storage=f"sqlite:///{db}").user_attrs[
+        "budget_ms"] == float(budget)
