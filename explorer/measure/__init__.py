@@ -18,7 +18,6 @@ METRICS: dict[str, str] = {
     "params": "explorer.measure.complexity:params_metric",
     "macs": "explorer.measure.complexity:macs_metric",
     "proxy": "explorer.measure.proxy:proxy_metric",
-    "proxy": "explorer.measure.proxy:proxy_metric",
     "latency": "explorer.measure.latency:latency_metric",
 }
 
