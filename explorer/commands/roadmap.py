@@ -29,6 +29,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "(registered names or module:function)")
     p.add_argument("--base", default="mobilenetv3_large_100",
                    help="starting model: zoo name or spec file (default mobilenetv3_large_100)")
+    p.add_argument("--resolution", type=int, default=None, metavar="PX",
+                   help="input resolution for every step (default: the base's, 224)")
     p.add_argument("--no-control", action="store_true", help="omit the paper's control row")
     p.add_argument("--metrics", default="params,macs,latency,proxy",
                    help="metrics to measure (default: params,macs,latency,proxy)")
@@ -49,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         for name, edit in edits.EDITS.items():
             print(f"{name:<22} {edit.description}")
         return 0
-    base = resolve(args.base).spec
+    base = resolve(args.base, resolution=args.resolution).spec
     if base is None:
         raise ExplorerError(f"--base {args.base!r} must be a zoo model or a spec file "
                             "(timm models have no spec to edit)")
