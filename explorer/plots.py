@@ -73,7 +73,8 @@ def pareto_front(df: pd.DataFrame, x: str = "latency_ms", y: str = "proxy") -> p
     return rows.loc[keep]
 
 
-def _first(df: pd.DataFrame | None, col: str) -> Any:
+def first_value(df: pd.DataFrame | None, col: str) -> Any:
+    """The first non-missing value of ``col`` (None if the frame or column has none)."""
     if df is None or col not in df or not df[col].notna().any():
         return None
     return df[col].dropna().iloc[0]
@@ -81,8 +82,8 @@ def _first(df: pd.DataFrame | None, col: str) -> Any:
 
 def _setup_title(frames: Sequence[pd.DataFrame | None], title: str, info: str | None) -> str:
     """Title with the backend and threads every latency on the figure was taken with."""
-    backend = next((b for f in frames if (b := _first(f, "backend")) is not None), None)
-    threads = next((t for f in frames if (t := _first(f, "threads")) is not None), None)
+    backend = next((b for f in frames if (b := first_value(f, "backend")) is not None), None)
+    threads = next((t for f in frames if (t := first_value(f, "threads")) is not None), None)
     parts = [title]
     if backend is not None:
         parts.append(f"backend {backend}" + (f", {int(threads)} thread(s)"
@@ -128,6 +129,15 @@ def _label_points(ax: Any, xs: Sequence[float], ys: Sequence[float], labels: Seq
         placed.append(box)
 
 
+def _wide_range(frames: Sequence[pd.DataFrame | None], ratio: float = 20.0) -> bool:
+    """Whether latencies span more than ``ratio``: a log axis keeps small trials readable
+    beside large reference models."""
+    values = pd.concat([f["latency_ms"] for f in frames
+                        if f is not None and "latency_ms" in f]).dropna()
+    values = values[values > 0]
+    return bool(len(values)) and values.max() / values.min() > ratio
+
+
 def plot_pareto(trials: pd.DataFrame, out_dir: str | Path, budget_ms: float | None = None,
                 roadmap: pd.DataFrame | None = None, references: pd.DataFrame | None = None,
                 title_info: str | None = None, stem: str = "pareto") -> list[Path]:
@@ -141,8 +151,9 @@ def plot_pareto(trials: pd.DataFrame, out_dir: str | Path, budget_ms: float | No
     ok = _feasible(trials) if len(trials) else pd.Series(dtype=bool)
     if len(trials):
         bad = trials[~ok]
-        ax.scatter(bad["latency_ms"], bad["proxy"], marker="x", s=18,
-                   color=COLORS["infeasible"], label=f"infeasible trials ({len(bad)})")
+        if len(bad):
+            ax.scatter(bad["latency_ms"], bad["proxy"], marker="x", s=18,
+                       color=COLORS["infeasible"], label=f"infeasible trials ({len(bad)})")
         good = trials[ok]
         ax.scatter(good["latency_ms"], good["proxy"], s=16, alpha=0.6,
                    color=COLORS["feasible"], label=f"feasible trials ({len(good)})")
@@ -167,14 +178,21 @@ def plot_pareto(trials: pd.DataFrame, out_dir: str | Path, budget_ms: float | No
                    color=COLORS["reference"], label="zoo reference models", zorder=3)
         labels.append((refs, refs["name"].map(short_name), COLORS["reference"]))
     ax.margins(0.08)
+    log_x = _wide_range([trials, roadmap, references, pd.DataFrame({"latency_ms": [budget_ms]})])
+    if log_x:
+        from matplotlib.ticker import FuncFormatter
+
+        ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     fig.canvas.draw()  # fixes the axes limits so label boxes can be measured
     placed: list[Any] = [_marker_box(ax, x, y) for frame, _, _ in labels
                          for x, y in zip(frame["latency_ms"], frame["proxy"])]
     for frame, texts, color in labels:
         _label_points(ax, frame["latency_ms"], frame["proxy"], texts, color, placed)
     proxy_name = next((p for f in (trials, roadmap, references)
-                       if (p := _first(f, "proxy_name")) is not None), None)
-    ax.set_xlabel("latency (ms, batch 1, deployed model; lower is better)")
+                       if (p := first_value(f, "proxy_name")) is not None), None)
+    ax.set_xlabel("latency (ms, batch 1, deployed model; lower is better"
+                  + ("; log scale)" if log_x else ")"))
     ax.set_ylabel(f"accuracy proxy{f' ({proxy_name})' if proxy_name else ''} "
                   "(higher is better)")
     ax.set_title(_setup_title([trials, roadmap, references], "Accuracy proxy vs latency",
@@ -230,7 +248,8 @@ def plot_roadmap(df: pd.DataFrame, out_dir: str | Path, title_info: str | None =
     lat.set_title("Latency relative to step 0", fontsize=10)
 
     ours = _series(acc, df, "proxy", COLORS["ours"], "our proxy", "o")
-    acc.set_ylabel(f"accuracy proxy ({_first(df, 'proxy_name') or '–'})", color=COLORS["ours"])
+    acc.set_ylabel(f"accuracy proxy ({first_value(df, 'proxy_name') or '–'})",
+                   color=COLORS["ours"])
     twin = acc.twinx()
     paper = _series(twin, df, "paper_top1", COLORS["paper"], "paper top-1", "s")
     twin.set_ylabel("paper ImageNet top-1 (%)", color=COLORS["paper"])

@@ -110,3 +110,10 @@ def test_failed_save_leaves_no_partial_file(tmp_path, monkeypatch):
     with pytest.raises(OSError):
         plots.plot_pareto(trials_frame(), tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_plot_pareto_uses_a_log_axis_for_wide_latency_ranges(tmp_path):
+    narrow = plots.plot_pareto(trials_frame(), tmp_path / "n")[1].read_text()
+    refs = pd.DataFrame({"name": ["repvit_m2_3"], "latency_ms": [500.0], "proxy": [0.9]})
+    wide = plots.plot_pareto(trials_frame(), tmp_path / "w", references=refs)[1].read_text()
+    assert "log scale" in wide and "log scale" not in narrow

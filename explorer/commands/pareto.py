@@ -1,0 +1,60 @@
+"""explorer pareto: the accuracy-latency Pareto figure of a stored study."""
+from __future__ import annotations
+
+import argparse
+
+HELP = """Draw a study's trials (proxy vs latency), its feasible Pareto front, the latency
+budget, the roadmap steps (from results/roadmap.csv when measured on the same backend,
+threads and proxy) and the zoo's reference models (MobileNetV3-L, RepViT-M0.9..M2.3,
+measured with the study's backend/threads/proxy; cached). Writes pareto.png/.svg.
+
+examples:
+  explorer pareto --study demo --storage results/search.db
+  explorer pareto --study repvit-ort --budget-ms 15 --out results/figures --no-references"""
+
+
+def add_study_args(p: argparse.ArgumentParser) -> None:
+    """Options shared with 'explorer report': which study, where it is, what to add."""
+    p.add_argument("--study", required=True, metavar="NAME", help="study name")
+    p.add_argument("--storage", default=None, metavar="URL",
+                   help="Optuna RDB URL or SQLite path (default sqlite:///results/search.db)")
+    p.add_argument("--out", default="results", help="output folder (default: results)")
+    p.add_argument("--roadmap", default=None, metavar="CSV",
+                   help="roadmap table to show (default results/roadmap.csv if present)")
+    p.add_argument("--no-roadmap", action="store_true", help="leave the roadmap out")
+    p.add_argument("--no-references", action="store_true",
+                   help="do not measure and draw the zoo reference models")
+    g = p.add_argument_group("measurement options (reference models; backend, threads and "
+                             "proxy are the study's)")
+    g.add_argument("--seed", type=int, default=0, help="proxy seed")
+    g.add_argument("--no-cache", action="store_true", help="re-measure the references")
+    g.add_argument("--cache-dir", default=None, help="cache folder")
+
+
+def study_inputs(args: argparse.Namespace) -> tuple:  # type: ignore[type-arg]
+    """(study view, roadmap frame or None, measure options) from the shared options."""
+    from explorer import report
+
+    view = report.load_study(args.study, args.storage)
+    roadmap = None if args.no_roadmap else report.load_roadmap(args.roadmap)
+    opts = {"seed": args.seed, "no_cache": args.no_cache, "cache_dir": args.cache_dir}
+    return view, roadmap, opts
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("pareto", help="Pareto figure of a study", description=HELP,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_study_args(p)
+    p.add_argument("--budget-ms", type=float, default=None, metavar="MS",
+                   help="budget line to draw (default: the study's budget)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from explorer import report
+
+    view, roadmap, opts = study_inputs(args)
+    refs = None if args.no_references else report.study_references(view, **opts)
+    written = report.pareto_figure(view, args.out, args.budget_ms, roadmap, refs)
+    print("wrote " + ", ".join(str(p) for p in written))
+    return 0

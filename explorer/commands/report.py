@@ -1,0 +1,34 @@
+"""explorer report: a Markdown report of a stored study."""
+from __future__ import annotations
+
+import argparse
+
+HELP = """Write report.md for a study: setup (objective, budget, space), machine, backend
+and library versions, the Pareto figure (pareto.png, see 'explorer pareto'), the best
+feasible architectures with their specs, the Pareto set, the reference models and the
+roadmap table (results/roadmap.csv when present).
+
+examples:
+  explorer report --study demo --storage results/search.db --out results/
+  explorer report --study repvit-ort --top 10 --no-roadmap"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from explorer.commands.pareto import add_study_args
+
+    p = sub.add_parser("report", help="Markdown report of a study", description=HELP,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_study_args(p)
+    p.add_argument("--top", type=int, default=5, help="best architectures listed (default 5)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from explorer import report
+    from explorer.commands.pareto import study_inputs
+
+    view, roadmap, opts = study_inputs(args)
+    written = report.write_report(view, args.out, roadmap, not args.no_references,
+                                       args.top, **opts)
+    print("wrote " + ", ".join(str(p) for p in written))
+    return 0
