@@ -59,3 +59,9 @@ def install() -> None:
     """Point METRICS at this module (call in each worker process too)."""
     for name in ("params", "macs", "latency", "proxy"):
         METRICS[name] = f"{__name__}:{name}"
+
+
+def install_for_test(monkeypatch: Any) -> None:
+    """Like :func:`install`, undone after the test."""
+    for name in ("params", "macs", "latency", "proxy"):
+        monkeypatch.setitem(METRICS, name, f"{__name__}:{name}")
