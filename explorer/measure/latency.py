@@ -274,6 +274,7 @@ def measure_latency(candidate: "Candidate", backend: str = "ort", threads: int =
             return {**hit, "cached": True}
     row = {"backend": impl.name, "threads": used_threads, "resolution": candidate.resolution,
            "versions": versions(), "fingerprint": fingerprint(),
+           "load_avg": round(os.getloadavg()[0], 2),  # context for noisy shared machines
            **impl.latency(candidate, used_threads or 1, protocol, root)}
     if impl.cacheable:
         cache.put(key, row)

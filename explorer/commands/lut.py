@@ -1,0 +1,117 @@
+"""explorer lut: build and validate the latency predictor (lookup table + calibration)."""
+from __future__ import annotations
+
+import argparse
+
+from explorer.commands._common import print_json
+
+HELP = """Latency predictor for fast search: a table of per-unit latencies (stem, each
+downsampling unit and block configuration, head) measured once on a real backend, summed
+and calibrated on a few full networks measured for real. '--backend lut' then predicts a
+spec's latency in milliseconds without running it; configurations missing from the table
+are measured on first use and stored.
+
+examples:
+  explorer lut build --backend ort --samples 60
+  explorer lut build --space search_spaces/repvit.yaml --model repvit_m1_0
+  explorer lut validate --backend ort --samples 30 --seed 0 --json"""
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--backend", default="ort", help="backend the table is measured on "
+                   "(ort, torch, cuda; default ort)")
+    p.add_argument("--threads", type=int, default=1, help="intra-op threads (default 1)")
+    p.add_argument("--space", action="append", default=None, metavar="FILE",
+                   help="search space(s) to sample networks from (repeatable; default: "
+                        "search_spaces/*.yaml of this repository)")
+    p.add_argument("--samples", type=int, default=None, metavar="N",
+                   help="random networks to sample from the space(s)")
+    p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    p.add_argument("--table", default=None, metavar="PATH", help="table file (default: "
+                   "in the cache folder, per backend, threads, machine and versions)")
+    p.add_argument("--cache-dir", default=None, help="cache folder (default "
+                   "$EXPLORER_CACHE_DIR or ~/.cache/explorer)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("lut", help="build / validate the latency predictor",
+                       description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    lut_sub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    build = lut_sub.add_parser("build", help="measure unit configurations, fit calibration",
+                               description=HELP,
+                               formatter_class=argparse.RawDescriptionHelpFormatter)
+    _common(build)
+    build.add_argument("--model", action="append", default=[], metavar="NAME",
+                       help="also cover this zoo model (repeatable)")
+    build.add_argument("--spec", action="append", default=[], metavar="FILE",
+                       help="also cover this spec file (repeatable)")
+    build.add_argument("--calibration", type=int, default=10, metavar="N",
+                       help="full networks measured to fit the calibration (default 10)")
+    build.set_defaults(func=run_build, samples_default=40)
+    val = lut_sub.add_parser("validate", help="predicted vs measured on random networks",
+                             description=HELP,
+                             formatter_class=argparse.RawDescriptionHelpFormatter)
+    _common(val)
+    val.set_defaults(func=run_validate, samples_default=30)
+
+
+def _check(args: argparse.Namespace) -> tuple[list, int]:
+    from explorer.errors import ExplorerError
+    from explorer.measure.latency import check_threads, get_backend
+    from explorer.measure.lut import default_spaces
+
+    backend = get_backend(args.backend)
+    if backend.name not in ("ort", "torch", "cuda"):
+        raise ExplorerError(f"a latency table is measured on ort, torch or cuda, "
+                            f"not {args.backend!r}")
+    backend.check()
+    check_threads(args.threads)
+    samples = args.samples if args.samples is not None else args.samples_default
+    if samples < 0:
+        raise ExplorerError(f"--samples must be non-negative, got {samples}")
+    return args.space or default_spaces(), samples
+
+
+def run_build(args: argparse.Namespace) -> int:
+    from explorer import zoo
+    from explorer.measure.lut import CALIBRATION_SEED, build_table, sample_specs
+    from explorer.spec import load_spec
+
+    spaces, samples = _check(args)
+    specs = [zoo.get_spec(name) for name in args.model] + [load_spec(f) for f in args.spec]
+    specs += sample_specs(spaces, samples, args.seed) if samples else []
+    calibration = sample_specs(spaces, args.calibration, CALIBRATION_SEED)
+    table = build_table(specs, calibration, args.backend, args.threads, args.cache_dir,
+                        args.table)
+    summary = {"table": str(table.path), "backend": table.backend, "threads": table.threads,
+               "entries": len(table.entries), "networks": len(specs),
+               "calibration": table.calibration}
+    if args.json:
+        print_json(summary)
+    else:
+        cal = table.calibration
+        print(f"latency table {table.path}: {len(table.entries)} unit configurations from "
+              f"{len(specs) + len(calibration)} networks")
+        print(f"calibration: ms = {cal['coef'][0]:.3f} * sum + {cal['coef'][1]:.4f} * units "
+              f"+ {cal['coef'][2]:.3f}  (fit error median "
+              f"{cal['fit_median_abs_pct_error']:.1f}% on {cal['networks']} networks)")
+    return 0
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    from explorer.measure.lut import load_table, sample_specs, validate
+
+    spaces, samples = _check(args)
+    table = load_table(args.backend, args.threads, args.cache_dir, args.table)
+    result = validate(table, sample_specs(spaces, samples, args.seed), args.cache_dir)
+    result = {**result, "seed": args.seed, "spaces": [str(s) for s in spaces]}
+    if args.json:
+        print_json(result)
+    else:
+        print(f"{result['samples']} networks, backend {result['backend']} "
+              f"({result['threads']} thread(s)): median |error| "
+              f"{result['median_abs_pct_error']:.1f}%, within 5%: "
+              f"{result['within_5pct']:.0%}, within 10%: {result['within_10pct']:.0%}, "
+              f"max {result['max_abs_pct_error']:.1f}%")
+    return 0

@@ -1,0 +1,311 @@
+"""Latency predictor: a lookup table of per-unit latencies, summed and calibrated.
+
+A network is cut into the units :mod:`explorer.build` makes of it -- the stem, each
+downsampling unit, each body block, the head -- and a unit's latency depends only on its
+configuration (kind, input/output width, stride, input resolution, kernel, expansion, SE,
+activation). ``lut build`` times each distinct configuration once, on the real backend,
+as the standalone *deployed* submodule cut out of a built network (so it is exactly what
+the full network runs). ``predict`` sums the table and applies a linear calibration
+``a * sum + b * units + c`` fitted on full networks measured for real (a different
+sample from the one ``lut validate`` checks against): it absorbs the per-call runtime
+overhead each standalone unit pays and the full network pays once.
+
+A configuration missing at predict time is measured then and stored (measure-on-miss),
+so a search never fails on a table that does not cover its space.
+"""
+from __future__ import annotations
+
+import json
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
+
+import numpy as np
+import torch
+
+from explorer.errors import BackendError, DataError
+from explorer.machine import fingerprint, versions
+from explorer.measure.cache import Cache, atomic_write_text, default_cache_dir
+from explorer.measure.latency import Backend, get_backend, measure_latency
+from explorer.measure.timing import Protocol, time_runner
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from explorer.candidate import Candidate
+    from explorer.spec import NetworkSpec
+
+#: standalone units are fast: shorter batches, more samples for a stable median
+UNIT_PROTOCOL = Protocol(warmup_s=0.1, min_samples=30, batch_s=0.1, rel_tol=0.01, max_s=3.0)
+#: full networks (calibration, validation): the standard protocol
+NETWORK_PROTOCOL = Protocol()
+TABLE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One unit of a network: its configuration (the table key), its input shape, and
+    where :class:`explorer.build.Network` keeps it (``stem``, ``stages.S.J``, ``head``)."""
+
+    config: tuple
+    channels: int
+    resolution: int
+    path: str
+
+    @property
+    def key(self) -> str:
+        return json.dumps([*self.config, self.channels, self.resolution])
+
+
+def _half(resolution: int) -> int:
+    """Output size of a stride-2 conv with 'same' padding."""
+    return (resolution + 1) // 2
+
+
+def units(spec: "NetworkSpec") -> list[Unit]:
+    """The units of ``spec`` in execution order, derived from the spec alone (no torch),
+    following :class:`explorer.build.Network`'s layout."""
+    res, cin = spec.resolution, spec.in_chans
+    stem = spec.stem
+    out = [Unit(("stem", stem.kind, tuple(stem.widths), tuple(stem.acts)), cin, res, "stem")]
+    for _ in range(1 if stem.kind == "mbv3" else len(stem.widths)):
+        res = _half(res)
+    cin = stem.widths[-1]
+    for s, stage in enumerate(spec.stages):
+        j = 0
+        if stage.downsample is not None:
+            d = stage.downsample
+            out.append(Unit(("down", d.kind, d.width, d.kernel, d.expansion, d.act), cin, res,
+                            f"stages.{s}.{j}"))
+            res, cin, j = _half(res), d.width, j + 1
+        for block in stage.blocks:
+            out.append(Unit(("block", block.kind, block.width, block.kernel, block.expansion,
+                             block.stride, block.se, block.act), cin, res, f"stages.{s}.{j}"))
+            res = _half(res) if block.stride == 2 else res
+            cin, j = block.width, j + 1
+    h = spec.head
+    out.append(Unit(("head", h.kind, tuple(h.widths), h.act, spec.num_classes), cin, res,
+                    "head"))
+    return out
+
+
+def _submodule(network: "nn.Module", path: str) -> "nn.Module":
+    module = network
+    for part in path.split("."):
+        module = module[int(part)] if part.isdigit() else getattr(module, part)
+    return module
+
+
+def _features(rows: Sequence[tuple[float, int]]) -> np.ndarray:
+    return np.array([[raw, n, 1.0] for raw, n in rows])
+
+
+class LatencyTable:
+    """Per-unit latencies for one backend + thread count on this machine, stored as JSON."""
+
+    def __init__(self, path: Path, backend: str = "ort", threads: int = 1,
+                 protocol: Protocol | None = None) -> None:
+        self.path = Path(path)
+        self.backend = backend
+        self.threads = threads
+        self.protocol = protocol or UNIT_PROTOCOL
+        self.entries: dict[str, dict[str, float]] = {}
+        self.calibration: dict[str, Any] | None = None
+        if self.path.is_file():
+            self._load()
+
+    def _load(self) -> None:
+        try:
+            data = json.loads(self.path.read_text())
+            header = (data["version"], data["backend"], data["threads"])
+            entries, calibration = data["entries"], data.get("calibration")
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise DataError(f"{self.path}: not a latency table ({exc})") from None
+        if header != (TABLE_VERSION, self.backend, self.threads):
+            raise DataError(f"{self.path}: table is for backend {data['backend']!r} with "
+                            f"{data['threads']} thread(s), not {self.backend!r} with "
+                            f"{self.threads}")
+        self.entries, self.calibration = entries, calibration
+
+    def save(self) -> None:
+        atomic_write_text(self.path, json.dumps(
+            {"version": TABLE_VERSION, "backend": self.backend, "threads": self.threads,
+             "versions": versions(), "fingerprint": fingerprint(),
+             "calibration": self.calibration, "entries": self.entries}, indent=1))
+
+    # -- measuring -----------------------------------------------------------------------
+    def missing(self, spec: "NetworkSpec") -> list[Unit]:
+        seen: set[str] = set()
+        out = []
+        for unit in units(spec):
+            if unit.key not in self.entries and unit.key not in seen:
+                seen.add(unit.key)
+                out.append(unit)
+        return out
+
+    def measure(self, spec: "NetworkSpec", save: bool = True) -> int:
+        """Time every unit of ``spec`` the table lacks; returns how many were added."""
+        from explorer.candidate import from_spec
+
+        todo = self.missing(spec)
+        if not todo:
+            return 0
+        backend = get_backend(self.backend)
+        backend.check()
+        network = from_spec(spec).deployed
+        for unit in todo:
+            module = _submodule(network, unit.path)
+            x = torch.randn(1, unit.channels, unit.resolution, unit.resolution)
+            timing = time_runner(backend.runner(module, x, self.threads, unit.path),
+                                 self.protocol)
+            self.entries[unit.key] = {"ms": timing.median_ms, "iqr_ms": timing.iqr_ms}
+        if save:
+            self.save()
+        return len(todo)
+
+    # -- predicting ----------------------------------------------------------------------
+    def raw(self, spec: "NetworkSpec") -> tuple[float, int]:
+        """(sum of unit latencies in ms, number of units), measuring misses first."""
+        self.measure(spec)
+        parts = units(spec)
+        return sum(self.entries[u.key]["ms"] for u in parts), len(parts)
+
+    def predict(self, spec: "NetworkSpec") -> float:
+        raw, n = self.raw(spec)
+        if not self.calibration:
+            return raw
+        a, b, c = self.calibration["coef"]
+        return float(a * raw + b * n + c)
+
+    def fit(self, specs: Sequence["NetworkSpec"], measured_ms: Sequence[float]) -> dict:
+        """Least-squares calibration on full networks measured for real."""
+        if len(specs) < 3:
+            raise DataError("calibration needs at least 3 measured networks")
+        rows = [self.raw(spec) for spec in specs]
+        coef, *_ = np.linalg.lstsq(_features(rows), np.asarray(measured_ms), rcond=None)
+        fitted = _features(rows) @ coef
+        errors = [abs(f - m) / m for f, m in zip(fitted, measured_ms)]
+        self.calibration = {"coef": [float(c) for c in coef], "networks": len(specs),
+                            "fit_median_abs_pct_error": 100 * float(np.median(errors)),
+                            "fitted_on": [s.hash for s in specs]}
+        self.save()
+        return self.calibration
+
+
+def table_path(backend: str = "ort", threads: int = 1,
+               cache_dir: str | Path | None = None) -> Path:
+    """Default table location: per backend, thread count, machine and library versions."""
+    root = Path(cache_dir) if cache_dir else default_cache_dir()
+    tag = Cache.digest({"versions": versions(), "fingerprint": fingerprint()})[:10]
+    return root / "lut" / f"{backend}-t{threads}-{tag}.json"
+
+
+def load_table(backend: str = "ort", threads: int = 1, cache_dir: str | Path | None = None,
+               path: str | Path | None = None) -> LatencyTable:
+    return LatencyTable(Path(path) if path else table_path(backend, threads, cache_dir),
+                        backend, threads)
+
+
+def _progress(items: Sequence, desc: str, show: bool) -> Iterable:
+    from tqdm import tqdm
+
+    return tqdm(items, desc=desc, unit="net", disable=not show, leave=False)
+
+
+def real_latency(spec: "NetworkSpec", backend: str, threads: int,
+                 cache_dir: str | Path | None) -> float:
+    from explorer.candidate import from_spec
+
+    return measure_latency(from_spec(spec), backend, threads, cache_dir=cache_dir,
+                           protocol=NETWORK_PROTOCOL)["latency_ms"]
+
+
+def build_table(specs: Sequence["NetworkSpec"], calibration: Sequence["NetworkSpec"],
+                backend: str = "ort", threads: int = 1, cache_dir: str | Path | None = None,
+                path: str | Path | None = None, progress: bool = True) -> LatencyTable:
+    """Measure every unit configuration of ``specs`` (and of ``calibration``), then fit
+    the calibration on the real latencies of the ``calibration`` networks."""
+    table = load_table(backend, threads, cache_dir, path)
+    for spec in _progress([*specs, *calibration], "lut units", progress):
+        table.measure(spec)
+    real = [real_latency(s, backend, threads, cache_dir)
+            for s in _progress(calibration, "lut calibration", progress)]
+    table.fit(calibration, real)
+    return table
+
+
+def default_spaces() -> list[Path]:
+    """The repository's search spaces (``search_spaces/*.yaml`` beside the package)."""
+    folder = Path(__file__).resolve().parents[2] / "search_spaces"
+    return sorted(folder.glob("*.yaml"))
+
+
+def sample_specs(spaces: Sequence[str | Path], n: int, seed: int) -> list["NetworkSpec"]:
+    """``n`` seeded random specs, drawn from the spaces in turn (one RNG for all)."""
+    import dataclasses
+    import random
+
+    from explorer.search_space import load_space
+
+    if not spaces:
+        raise DataError("no search space: pass --space FILE (e.g. search_spaces/repvit.yaml)")
+    loaded = [load_space(path) for path in spaces]
+    rng = random.Random(seed)
+    return [dataclasses.replace(loaded[i % len(loaded)].sample(rng),
+                                name=f"{Path(spaces[i % len(loaded)]).stem}-s{seed}-{i}")
+            for i in range(n)]
+
+
+#: calibration networks come from this seed, so they differ from validation samples
+CALIBRATION_SEED = 1_000_003
+
+
+def validate(table: LatencyTable, specs: Sequence["NetworkSpec"],
+             cache_dir: str | Path | None = None, progress: bool = True) -> dict[str, Any]:
+    """Predicted vs measured latency on ``specs`` (minus any the calibration was fitted
+    on): the error distribution."""
+    fitted = set((table.calibration or {}).get("fitted_on", []))
+    held_out = [spec for spec in specs if spec.hash not in fitted]
+    rows = []
+    for spec in _progress(held_out, "lut validate", progress):
+        predicted = table.predict(spec)
+        measured = real_latency(spec, table.backend, table.threads, cache_dir)
+        rows.append({"name": spec.name, "spec_hash": spec.hash, "predicted_ms": predicted,
+                     "measured_ms": measured,
+                     "error_pct": 100 * (predicted - measured) / measured})
+    if not rows:
+        raise DataError("nothing to validate: no sampled network outside the calibration set")
+    errors = [abs(r["error_pct"]) for r in rows]
+    return {"backend": table.backend, "threads": table.threads, "samples": len(rows),
+            "median_abs_pct_error": statistics.median(errors),
+            "max_abs_pct_error": max(errors),
+            "within_5pct": sum(e <= 5 for e in errors) / len(errors),
+            "within_10pct": sum(e <= 10 for e in errors) / len(errors),
+            "excluded_calibration_networks": len(specs) - len(held_out),
+            "table_entries": len(table.entries), "calibration": table.calibration,
+            "versions": versions(), "fingerprint": fingerprint(), "rows": rows}
+
+
+class LutBackend(Backend):
+    """``lut`` / ``lut:BACKEND``: the predictor, for fast search (specs only)."""
+
+    cacheable = False  # a prediction is cheaper than a cache read of its inputs
+
+    def __init__(self, base: str = "ort", table: str | Path | None = None) -> None:
+        self.base = base
+        self.table_file = table
+        self.name = "lut" if base == "ort" else f"lut:{base}"
+
+    def latency(self, candidate: "Candidate", threads: int, protocol: Protocol,
+                cache_dir: Path) -> dict[str, Any]:
+        if candidate.spec is None:
+            raise BackendError(f"backend {self.name!r} predicts spec-built models only; "
+                               f"measure {candidate.name} with --backend {self.base}")
+        table = load_table(self.base, threads, cache_dir, self.table_file)
+        before = len(table.entries)
+        ms = table.predict(candidate.spec)
+        return {"latency_ms": ms, "latency_iqr_ms": None, "latency_cv": None,
+                "samples": None, "lut_measured_units": len(table.entries) - before,
+                "lut_calibrated": bool(table.calibration)}
+
