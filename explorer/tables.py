@@ -55,7 +55,7 @@ def roadmap_markdown(df: pd.DataFrame, agreement: dict[str, dict[str, Any]]) -> 
             "MACs (G)": _fmt(r.get("macs", float("nan")) / 1e9, ".3f"),
             "latency ms (±IQR/2)": lat,
             "× step 0": _fmt(r.get("latency_rel"), ".2f"),
-            "proxy": _fmt(r.get("proxy"), ".3f"),
+            "proxy": _fmt(r.get("proxy"), ".4g"),
             "paper iPhone12 ms": _fmt(r.get("paper_latency_ms"), ".2f"),
             "paper × step 0": _fmt(r.get("paper_latency_rel"), ".2f"),
             "paper top-1 %": _fmt(r.get("paper_top1"), ".1f"),
@@ -88,8 +88,8 @@ def ablation_markdown(df: pd.DataFrame) -> str:
             "MACs (G)": _fmt(r.get("macs", float("nan")) / 1e9, ".3f") if ok else "–",
             "latency ms": _fmt(r.get("latency_ms"), ".2f") if ok else "–",
             "Δ latency ms": _fmt(r.get("latency_ms_delta"), "+.2f") if ok else "–",
-            "proxy": _fmt(r.get("proxy"), ".3f") if ok else "–",
-            "Δ proxy": _fmt(r.get("proxy_delta"), "+.3f") if ok else "–",
+            "proxy": _fmt(r.get("proxy"), ".4g") if ok else "–",
+            "Δ proxy": _fmt(r.get("proxy_delta"), "+.3g") if ok else "–",
             "status": "ok" if ok else r["status"],
         })
     lines = ["# Roadmap ablation: the full roadmap minus one edit", ""] + header_lines(df)
