@@ -43,7 +43,8 @@ DEFAULT_STORAGE = "sqlite:///results/search.db"
 METRICS = ("params", "macs", "latency", "proxy")
 #: user attributes copied from a measured trial to a later trial with the same spec
 MEASURED = ("params", "macs", "latency_ms", "latency_iqr_ms", "latency_cv", "backend",
-            "threads", "proxy", "proxy_name", "proxy_seconds")
+            "threads", "proxy", "proxy_name", "proxy_seconds",
+            *(f"seconds_{m}" for m in METRICS))
 
 
 @dataclass(frozen=True)
@@ -201,7 +202,7 @@ class Objective:
             trial.set_user_attr("duplicate_of", twin)
         self._seen[spec.hash] = {**row, "number": twin if twin is not None else trial.number}
         for key in MEASURED:
-            if key in row:
+            if key in row and not (twin is not None and key.startswith("seconds_")):
                 trial.set_user_attr(key, row[key])
         latency, proxy = float(row["latency_ms"]), float(row["proxy"])
         feasible = cfg.budget_ms is None or latency <= cfg.budget_ms
@@ -223,10 +224,16 @@ class Objective:
         return None, None
 
     def _measure(self, spec: NetworkSpec) -> dict[str, Any]:
+        """Each metric in turn (one candidate: the model is built once), timed, so the
+        trials frame shows where a trial's seconds go."""
         from explorer.candidate import from_spec
         from explorer.measure import measure
 
-        row = measure(from_spec(spec), list(METRICS), **self.config.options)
+        candidate, row = from_spec(spec), {}
+        for metric in METRICS:
+            start = time.perf_counter()
+            row.update(measure(candidate, [metric], **self.config.options))
+            row[f"seconds_{metric}"] = round(time.perf_counter() - start, 4)
         for key in ("latency_ms", "proxy"):
             if not isinstance(row.get(key), (int, float)) or not math.isfinite(row[key]):
                 raise ExplorerError(f"metric {key} gave {row.get(key)!r}")
@@ -458,12 +465,14 @@ class SearchResult:
         for t in self.study.get_trials(deepcopy=False):
             a = t.user_attrs
             row = {"trial": t.number, "state": t.state.name, "proxy": a.get("proxy"),
+                   "proxy_name": a.get("proxy_name"),
                    "latency_ms": a.get("latency_ms"), "latency_iqr_ms": a.get("latency_iqr_ms"),
                    "feasible": a.get("feasible"), "params": a.get("params"),
                    "macs": a.get("macs"), "widths": a.get("widths"), "depths": a.get("depths"),
                    "se_blocks": a.get("se_blocks"), "resolution": a.get("resolution"),
                    "backend": a.get("backend"), "spec_hash": a.get("spec_hash"),
-                   "duplicate_of": a.get("duplicate_of"), "error": a.get("error")}
+                   "duplicate_of": a.get("duplicate_of"), "error": a.get("error"),
+                   **{k: a.get(k) for k in MEASURED if k.startswith("seconds_")}}
             row.update({f"p_{k}": v for k, v in t.params.items()})
             rows.append(row)
         return pd.DataFrame(rows)

@@ -1,0 +1,156 @@
+"""explorer bench search: constrained TPE vs random search, and search throughput.
+
+At equal trial budgets and seeds, on one space and one latency budget (default: the
+space's base network's latency, i.e. "beat RepViT-M0.9 at its own speed"), both samplers
+run the same measured objective; reported per sampler are the best feasible proxy and
+the hypervolume of (proxy, latency) over the feasible trials -- proxy normalised to the
+range both runs saw, latency to the budget, reference point (worst proxy, budget), so
+1.0 would be an ideal point at zero latency with the best proxy seen. Throughput is
+trials per minute with the latency predictor (backend lut, the default proxy) and with
+measured latency (ort), whose runs are shorter (a measured trial costs seconds).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+TARGET_TRIALS, TARGET_MINUTES = 100, 10.0
+
+
+def hypervolume(points: list[tuple[float, float]], proxy_range: tuple[float, float],
+                budget_ms: float) -> float:
+    """Normalised 2-D hypervolume of feasible (proxy, latency) points (see module doc)."""
+    from optuna._hypervolume import compute_hypervolume  # Optuna's exact WFG/2-D routine
+
+    low, high = proxy_range
+    span = (high - low) or 1.0
+    losses = np.array([[1.0 - (p - low) / span, lat / budget_ms] for p, lat in points
+                       if lat <= budget_ms])
+    if losses.size == 0:
+        return 0.0
+    return float(compute_hypervolume(losses, np.array([1.0, 1.0])))
+
+
+def _run(space: Any, budget_ms: float, trials: int, sampler: str, backend: str, seed: int,
+         storage: str, options: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    from explorer.search import run_search
+
+    start = time.perf_counter()
+    result = run_search(space, budget_ms, trials, sampler=sampler, seed=seed, storage=storage,
+                        study=f"bench-{sampler}-{backend}-s{seed}", backend=backend,
+                        **options)
+    elapsed = time.perf_counter() - start
+    df = result.trials_frame()
+    done = df[df.state == "COMPLETE"]
+    seconds = {c[len("seconds_"):]: float(done[c].dropna().median())
+               for c in done.columns if c.startswith("seconds_") and done[c].notna().any()}
+    best = result.best(1)
+    row = {"sampler": sampler, "backend": backend, "seed": seed, "trials": len(df),
+           "proxy_name": next(iter(done.proxy_name.dropna()), None),
+           "new_trials": result.new_trials, "elapsed_s": round(elapsed, 1),
+           "trials_per_minute": round(60 * result.new_trials / elapsed, 2) if elapsed else None,
+           "feasible": int(done.feasible.astype(bool).sum()),
+           "distinct_specs": int(done.spec_hash.nunique()),
+           "best_feasible_proxy": None if best.empty else float(best.proxy.iloc[0]),
+           "best_feasible_latency_ms": None if best.empty else float(best.latency_ms.iloc[0]),
+           "median_seconds_per_metric": seconds}
+    return result, row
+
+
+def run_bench(space_path: str, trials: int, ort_trials: int, seed: int,
+              budget_ms: float | None, options: dict[str, Any]) -> dict[str, Any]:
+    from explorer.candidate import from_spec
+    from explorer.machine import machine_info, versions
+    from explorer.measure import measure
+    from explorer.search_space import load_space
+
+    space = load_space(space_path)
+    if budget_ms is None:
+        budget_ms = float(measure(from_spec(space.base), ["latency"], backend="lut",
+                                  **options)["latency_ms"])
+    load_before = os.getloadavg()
+    with tempfile.TemporaryDirectory(prefix="bench-search-") as tmp:
+        storage = str(Path(tmp) / "bench.db")
+        runs = {s: _run(space, budget_ms, trials, s, "lut", seed, storage, options)
+                for s in ("tpe", "random")}
+        points = {s: [(float(p), float(lat)) for p, lat in
+                      zip(r.best(len(r.study.trials)).proxy,
+                          r.best(len(r.study.trials)).latency_ms)]
+                  for s, (r, _) in runs.items()}
+        proxies = [p for pts in points.values() for p, _ in pts]
+        prange = (min(proxies), max(proxies)) if proxies else (0.0, 1.0)
+        samplers = {}
+        for s, (_, row) in runs.items():
+            row["hypervolume"] = round(hypervolume(points[s], prange, budget_ms), 4)
+            samplers[s] = row
+        ort_budget = float(measure(from_spec(space.base), ["latency"], backend="ort",
+                                   **options)["latency_ms"])
+        _, ort = _run(space, ort_budget, ort_trials, "tpe", "ort", seed, storage, options)
+        ort["budget_ms"] = ort_budget
+    tpm = samplers["tpe"]["trials_per_minute"] or 0.0
+    return {
+        "space": space_path, "space_size": space.size, "budget_ms": budget_ms,
+        "budget_rule": "latency of the space's base network on the same backend",
+        "proxy": samplers["tpe"].get("proxy_name", options.get("proxy", "default")),
+        "trials_per_sampler": trials, "seed": seed, "samplers": samplers,
+        "tpe_minus_random": {
+            "hypervolume": round(samplers["tpe"]["hypervolume"]
+                                 - samplers["random"]["hypervolume"], 4),
+            "best_feasible_proxy": (None if None in (samplers["tpe"]["best_feasible_proxy"],
+                                                     samplers["random"]["best_feasible_proxy"])
+                                    else samplers["tpe"]["best_feasible_proxy"]
+                                    - samplers["random"]["best_feasible_proxy"])},
+        "measured_latency_run": ort,
+        "throughput": {"lut_trials_per_minute": tpm,
+                       "ort_trials_per_minute": ort["trials_per_minute"],
+                       "target": f">= {TARGET_TRIALS} trials in < {TARGET_MINUTES:g} min "
+                                 f"with backend lut and the default proxy",
+                       "minutes_for_100_lut_trials": round(TARGET_TRIALS / tpm, 2)
+                       if tpm else None,
+                       "target_met": tpm * TARGET_MINUTES >= TARGET_TRIALS},
+        "load_avg_before": list(load_before), "load_avg_after": list(os.getloadavg()),
+        "machine": machine_info(), "versions": versions(),
+    }
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("search", help="constrained TPE vs random search; trials/minute",
+                       description=__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--space", default="search_spaces/repvit.yaml", metavar="FILE")
+    p.add_argument("--trials", type=int, default=100,
+                   help="trials per sampler with the predictor (default 100)")
+    p.add_argument("--ort-trials", type=int, default=8,
+                   help="trials of the measured-latency (ort) run (default 8)")
+    p.add_argument("--budget-ms", type=float, default=None,
+                   help="budget on the predictor (default: the base network's latency)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--cache-dir", default=None, help="measurement cache folder")
+    p.add_argument("--out", default="results/bench/search.json")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from explorer.measure.cache import atomic_write_text
+
+    options = {"threads": args.threads, "cache_dir": args.cache_dir}
+    report = run_bench(args.space, args.trials, args.ort_trials, args.seed, args.budget_ms,
+                       options)
+    atomic_write_text(Path(args.out), json.dumps(report, indent=2, default=str) + "\n")
+    s, t = report["samplers"], report["throughput"]
+    for name, row in s.items():
+        print(f"{name:>6}: best feasible proxy {row['best_feasible_proxy']}, hypervolume "
+              f"{row['hypervolume']}, {row['feasible']}/{row['trials']} feasible, "
+              f"{row['trials_per_minute']} trials/min")
+    print(f"throughput: lut {t['lut_trials_per_minute']} trials/min, ort "
+          f"{t['ort_trials_per_minute']} trials/min; target met: {t['target_met']}")
+    print(f"wrote {args.out}")
+    return 0

@@ -1,0 +1,30 @@
+"""explorer bench search, on fake metrics: both samplers at equal budgets, hypervolume."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from explorer.bench.search import hypervolume, run_bench
+from tests import search_fakes
+
+
+def test_hypervolume_normalised():
+    assert hypervolume([], (0.0, 1.0), 10.0) == 0.0
+    assert hypervolume([(1.0, 0.0)], (0.0, 1.0), 10.0) == pytest.approx(1.0)
+    assert hypervolume([(1.0, 5.0)], (0.0, 1.0), 10.0) == pytest.approx(0.5)
+    assert hypervolume([(1.0, 5.0), (0.5, 2.0)], (0.0, 1.0), 10.0) == pytest.approx(0.5 + 0.15)
+    assert hypervolume([(1.0, 11.0)], (0.0, 1.0), 10.0) == 0.0  # infeasible adds nothing
+
+
+def test_bench_search_compares_samplers(monkeypatch, tmp_path):
+    search_fakes.install_for_test(monkeypatch)
+    report = run_bench("search_spaces/repvit.yaml", 6, 2, 0, None,
+                       {"cache_dir": str(tmp_path)})
+    assert set(report["samplers"]) == {"tpe", "random"}
+    for row in report["samplers"].values():
+        assert row["trials"] == 6 and 0.0 <= row["hypervolume"] <= 1.0
+        assert row["trials_per_minute"] > 0
+    assert report["measured_latency_run"]["trials"] == 2
+    assert isinstance(report["throughput"]["target_met"], bool)
+    json.dumps(report, default=str)
