@@ -1,0 +1,147 @@
+"""explorer proxy: list, score and validate accuracy proxies; refit the default."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from explorer.commands._common import (add_candidate_args, candidate_from_args, print_json,
+                                       print_table, split_list)
+
+HELP = """Accuracy proxies: scores that should rank architectures like ImageNet top-1.
+
+Higher is always better. 'validate' tells you how far to trust each one: Kendall tau and
+Spearman rho against published top-1, with params and MACs as baselines.
+
+examples:
+  explorer proxy list
+  explorer proxy score --model repvit_m0_9 --proxies synflow,zen,default
+  explorer proxy score --timm mobilenetv3_large_100 --proxies train --data ~/imagenette
+  explorer proxy validate --reference published-mobile --proxies default,synflow --json
+  explorer proxy validate --reference timm-mobile-dev --proxies all --out results/proxy_validation
+  explorer proxy fit            # refit the default proxy on its shipped feature table"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("proxy", help="accuracy proxies: list, score, validate, fit",
+                       description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    verbs = p.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    ls = verbs.add_parser("list", help="the proxies and the packaged reference tables")
+    ls.set_defaults(func=run_list)
+
+    sc = verbs.add_parser("score", help="score one model with one or more proxies")
+    add_candidate_args(sc)
+    _add_common(sc)
+    g = sc.add_argument_group("short-training proxy ('train')")
+    g.add_argument("--data", help="ImageFolder tree or CIFAR-10 python batches "
+                   "(default $EXPLORER_PROXY_DATA)")
+    g.add_argument("--steps", type=int, default=100, help="training steps (default 100)")
+    g.add_argument("--train-resolution", type=int, default=32, help="image size (default 32)")
+    sc.set_defaults(func=run_score)
+
+    va = verbs.add_parser("validate", help="rank correlation with published top-1",
+                          description="Every proxy for every reference row, then Kendall "
+                          "tau / Spearman rho vs top1 (params and macs always included).")
+    va.add_argument("--reference", required=True, metavar="FILE.csv|NAME",
+                    help="CSV with columns model, top1 (optional img_size), or a packaged "
+                    "table name (see 'explorer proxy list')")
+    va.add_argument("--limit", type=int, default=None, help="only the first N rows")
+    va.add_argument("--out", metavar="PREFIX", help="also write PREFIX.json and PREFIX.md "
+                    "(summary and per-model scores)")
+    _add_common(va)
+    va.set_defaults(func=run_validate)
+
+    fi = verbs.add_parser("fit", help="refit the default (fitted) proxy's coefficients")
+    fi.add_argument("--rebuild", action="store_true", help="recompute the feature table "
+                    "from the reference first (slow: builds every model)")
+    fi.add_argument("--reference", default="timm-mobile-dev", help="table to fit on "
+                    "(default timm-mobile-dev)")
+    fi.add_argument("--alpha", type=float, default=None, help="ridge strength "
+                    "(default: the shipped model's)")
+    fi.add_argument("--out", metavar="DIR", default=None,
+                    help="where to write the table and coefficients (default: explorer/data)")
+    fi.add_argument("--json", action="store_true", help="print the result as JSON")
+    fi.set_defaults(func=run_fit)
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--proxies", default="default",
+                   help="comma-separated proxy names, 'default' or 'all' (default: default)")
+    p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--no-cache", action="store_true", help="recompute cached scores")
+    p.add_argument("--cache-dir", default=None, help="cache folder (default "
+                   "$EXPLORER_CACHE_DIR or ~/.cache/explorer)")
+
+
+def _proxy_list(text: str) -> list[str]:
+    from explorer.measure.proxy import PROXIES
+
+    if text == "all":
+        return [n for n in PROXIES if n != "train"]
+    return split_list(text)
+
+
+def run_list(args: argparse.Namespace) -> int:
+    from explorer.measure.proxies.validation import packaged_references
+    from explorer.measure.proxy import DEFAULT_PROXY, list_proxies
+
+    for name, desc in list_proxies().items():
+        mark = " (default)" if name == DEFAULT_PROXY else ""
+        print(f"{name:<10} {desc}{mark}")
+    print("\npackaged reference tables: " + ", ".join(sorted(packaged_references())))
+    return 0
+
+
+def run_score(args: argparse.Namespace) -> int:
+    from explorer.measure.proxy import cached_score
+
+    candidate = candidate_from_args(args)
+    options = {"data": args.data, "steps": args.steps, "resolution": args.train_resolution}
+    rows = []
+    for name in _proxy_list(args.proxies):
+        r = cached_score(candidate, name, args.seed, args.no_cache, args.cache_dir,
+                         **(options if name == "train" else {}))
+        rows.append({"proxy": r.name, "value": r.value, "seconds": round(r.seconds, 3),
+                     **r.extra})
+    if args.json:
+        print_json({"model": candidate.name, "seed": args.seed, "scores": rows})
+    else:
+        print_table(rows)
+    return 0
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    from explorer.measure.proxies.validation import load_reference, proxy_names, validate
+
+    reference = load_reference(args.reference)
+    names = proxy_names(_proxy_list(args.proxies))
+    result = validate(reference, names, args.seed, args.limit, args.no_cache, args.cache_dir)
+    summary = result.summary()
+    if args.out:
+        from explorer.measure.proxies.report import write_report
+
+        write_report(result, summary, Path(args.out), args.reference)
+    if args.json:
+        print_json(summary)
+    else:
+        rows = [{"proxy": k, **{c: v for c, v in r.items() if c != "failed"},
+                 "n_failed": len(r["failed"])} for k, r in summary["results"].items()]
+        print_table(rows)
+        for name, r in summary["results"].items():
+            for f in r["failed"]:
+                print(f"failed: {name} on {f['model']}: {f['error']}")
+    return 0
+
+
+def run_fit(args: argparse.Namespace) -> int:
+    from explorer.measure.proxies import fitted
+
+    summary = fitted.refit(args.reference if args.rebuild else None, args.alpha,
+                           Path(args.out) if args.out else None)
+    if args.json:
+        print_json(summary)
+    else:
+        print(json.dumps(summary, indent=1))
+    return 0

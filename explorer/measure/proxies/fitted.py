@@ -1,0 +1,191 @@
+"""The fitted default proxy: ridge regression from architecture features to top-1.
+
+Fitted on published ImageNet top-1 of timm mobile models (``explorer/data/
+proxy_fit_table.csv``, features computed by :mod:`.features`); coefficients ship as
+``explorer/data/proxy_fitted.json`` and are re-made by ``explorer proxy fit``. The
+score is a predicted top-1 (%), so higher is better and the number reads naturally.
+
+Honesty rule: a model that is itself in the fit table is never scored with
+coefficients that saw it. Its score comes from a refit without it (leave-one-out), so
+``explorer proxy validate`` on the fit table reports out-of-sample numbers, and
+:func:`cross_validate` gives leave-one-out and leave-family-out figures.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
+
+import numpy as np
+
+from explorer.errors import DataError
+from explorer.measure.proxy import Proxy
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from explorer.candidate import Candidate
+
+FIT_TABLE = "proxy_fit_table.csv"
+COEFFICIENTS = "proxy_fitted.json"
+
+
+@dataclass(frozen=True)
+class RidgeModel:
+    """Standardised ridge regression; ``predict`` maps a feature dict to top-1 (%)."""
+
+    features: tuple[str, ...]
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    coef: tuple[float, ...]
+    intercept: float
+    alpha: float
+    fitted_on: tuple[str, ...]
+
+    def predict(self, row: dict[str, float]) -> float:
+        x = (np.array([row[f] for f in self.features]) - self.mean) / self.scale
+        return float(x @ np.array(self.coef) + self.intercept)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=1) + "\n"
+
+
+def fit(table: "pd.DataFrame", features: Sequence[str], alpha: float = 1.0) -> RidgeModel:
+    """Ridge fit of ``top1`` on standardised ``features`` (rows: one model each)."""
+    missing = [f for f in (*features, "top1", "model") if f not in table.columns]
+    if missing:
+        raise DataError(f"fit table lacks columns {', '.join(missing)}")
+    x = table[list(features)].to_numpy(float)
+    y = table["top1"].to_numpy(float)
+    mean, scale = x.mean(0), x.std(0)
+    scale[scale == 0] = 1.0
+    z = (x - mean) / scale
+    coef = np.linalg.solve(z.T @ z + alpha * np.eye(len(features)), z.T @ (y - y.mean()))
+    return RidgeModel(tuple(features), tuple(mean), tuple(scale), tuple(coef), float(y.mean()),
+                      alpha, tuple(table["model"]))
+
+
+def family(model: str) -> str:
+    """Architecture family of a timm/zoo name: 'tf_mobilenetv3_small_100' -> 'mobilenetv3'."""
+    name = re.sub(r"^tf_", "", model.split("/")[-1].split(".")[0])
+    m = re.match(r"([a-z]+?)(v\d+)?(?:[_\d]|$)", name)
+    return m.group(1) + (m.group(2) or "") if m else name
+
+
+def held_out_predictions(table: "pd.DataFrame", features: Sequence[str], alpha: float,
+                         by: str = "model") -> np.ndarray:
+    """Predictions for every row from a fit that excluded its group: by='model' is
+    leave-one-out, by='family' leaves a whole architecture family out."""
+    groups = table["model"].map(family) if by == "family" else table["model"]
+    out = np.empty(len(table))
+    for g in groups.unique():
+        mask = (groups == g).to_numpy()
+        model = fit(table[~mask], features, alpha)
+        out[mask] = [model.predict(r) for r in table[mask].to_dict("records")]
+    return out
+
+
+def cross_validate(table: "pd.DataFrame", features: Sequence[str],
+                   alpha: float = 1.0) -> dict[str, float]:
+    """Kendall tau of held-out predictions vs top-1 (LOO and leave-family-out)."""
+    from scipy.stats import kendalltau
+
+    return {f"tau_{by}_out": float(kendalltau(held_out_predictions(table, features, alpha, by),
+                                              table["top1"]).statistic)
+            for by in ("model", "family")}
+
+
+def build_table(reference: "pd.DataFrame", cache_dir: str | None = None,
+                progress: bool = True) -> tuple["pd.DataFrame", list[dict[str, str]]]:
+    """Architecture features of every reference row (cached), plus the rows that failed."""
+    import pandas as pd
+    from tqdm import tqdm
+
+    from explorer.errors import ExplorerError
+    from explorer.machine import versions
+    from explorer.measure.cache import Cache
+    from explorer.measure.proxies.features import architecture_features
+    from explorer.measure.proxies.validation import resolve_reference, row_resolution
+
+    cache = Cache("features", cache_dir)
+    rows, failed = [], []
+    for ref in tqdm(reference.to_dict("records"), desc="features", unit="model",
+                    disable=not progress):
+        try:
+            candidate = resolve_reference(ref["model"], row_resolution(ref))
+            key = {"candidate": candidate.key, "resolution": candidate.resolution,
+                   "versions": versions()}
+            feats = cache.get(key)
+            if feats is None:
+                feats = architecture_features(candidate)
+                cache.put(key, feats)
+        except (ExplorerError, RuntimeError, ValueError) as exc:
+            failed.append({"model": ref["model"], "error": str(exc)})
+            continue
+        rows.append({"model": ref["model"], "top1": ref["top1"], **feats})
+    return pd.DataFrame(rows), failed
+
+
+def load_table() -> "pd.DataFrame":
+    return _read_table(Path(str(resources.files("explorer.data").joinpath(FIT_TABLE))))
+
+
+def load_model() -> RidgeModel:
+    text = resources.files("explorer.data").joinpath(COEFFICIENTS).read_text()
+    data = json.loads(text)
+    return RidgeModel(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+
+
+def refit(reference: str | None = None, alpha: float | None = None,
+          out: Path | None = None) -> dict[str, Any]:
+    """Re-make the default proxy: optionally rebuild the feature table from ``reference``,
+    fit the shipped feature set, write table and coefficients (to ``out`` or the package
+    data folder) and return the held-out figures."""
+    from explorer.measure.cache import atomic_write_text
+    from explorer.measure.proxies.validation import load_reference
+
+    folder = out or Path(str(resources.files("explorer.data")))
+    current = load_model()
+    if reference is not None:
+        table, failed = build_table(load_reference(reference))
+        if failed:
+            raise DataError("features failed for " + "; ".join(
+                f"{f['model']}: {f['error']}" for f in failed))
+        header = (f"# Architecture features of the {reference} rows (explorer.measure.proxies."
+                  "features), made by 'explorer proxy fit --rebuild'.\n")
+        atomic_write_text(folder / FIT_TABLE, header + table.to_csv(index=False))
+    else:
+        table = load_table() if out is None else _read_table(folder / FIT_TABLE)
+    model = fit(table, current.features, current.alpha if alpha is None else alpha)
+    atomic_write_text(folder / COEFFICIENTS, model.to_json())
+    return {"n": len(table), "features": list(model.features), "alpha": model.alpha,
+            "coef": dict(zip(model.features, (round(c, 4) for c in model.coef))),
+            **cross_validate(table, model.features, model.alpha)}
+
+
+def _read_table(path: Path) -> "pd.DataFrame":
+    import pandas as pd
+
+    if not path.is_file():
+        raise DataError(f"no fit table at {path}; run with --rebuild first")
+    return pd.read_csv(path, comment="#")
+
+
+class Fitted(Proxy):
+    name = "fitted"
+    description = ("predicted top-1 (%) from architecture features, ridge-fitted on "
+                   "published timm accuracies (leave-one-out for models it was fitted on)")
+
+    def compute(self, candidate: "Candidate", seed: int) -> tuple[float, dict[str, Any]]:
+        from explorer.measure.proxies.features import architecture_features
+
+        model = load_model()
+        row = architecture_features(candidate)
+        held_out = candidate.name in model.fitted_on
+        if held_out:
+            table = load_table()
+            model = fit(table[table["model"] != candidate.name], model.features, model.alpha)
+        return model.predict(row), {"held_out": held_out}

@@ -1,0 +1,37 @@
+"""Validation result files: PREFIX.json (summary + per-model scores) and PREFIX.md."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from explorer.measure.cache import atomic_write_text
+
+if TYPE_CHECKING:
+    from explorer.measure.proxies.validation import Validation
+
+
+def write_report(result: "Validation", summary: dict[str, Any], prefix: Path,
+                 reference: str) -> None:
+    """Write both files atomically; the Markdown names the command that made it."""
+    import pandas as pd
+
+    scores = pd.DataFrame([{"model": m, "top1": t, **result.scores.get(m, {})}
+                           for m, t in result.top1.items()])
+    payload = {**summary, "reference": reference,
+               "scores": json.loads(scores.to_json(orient="records"))}
+    atomic_write_text(Path(f"{prefix}.json"), json.dumps(payload, indent=1) + "\n")
+    rows = [{"proxy": name + (" (default)" if name == summary["default"] else ""),
+             "kendall_tau": r["kendall_tau"], "spearman": r["spearman"], "n": r["n"],
+             "failed": len(r["failed"]), "s/model": r["seconds_per_model"]}
+            for name, r in summary["results"].items()]
+    lines = [f"# Proxy validation: {reference}", "",
+             f"Made by `explorer proxy validate --reference {reference} --proxies "
+             f"{','.join(result.proxies)} --out {prefix}`.", "",
+             pd.DataFrame(rows).to_markdown(index=False), ""]
+    failures = [f"- {name} on {f['model']}: {f['error']}"
+                for name, r in summary["results"].items() for f in r["failed"]]
+    if failures:
+        lines += ["## Failed rows", "", *failures, ""]
+    lines += ["## Scores per model", "", scores.round(4).to_markdown(index=False), ""]
+    atomic_write_text(Path(f"{prefix}.md"), "\n".join(lines))

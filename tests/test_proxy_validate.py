@@ -1,0 +1,175 @@
+"""`explorer proxy validate|score|list|fit` and the short-training proxy on generated data."""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from explorer.candidate import from_spec
+from explorer.cli import main
+from explorer.errors import DataError
+from explorer.measure.proxies import fitted
+from explorer.measure.proxies.validation import load_reference, packaged_references
+from explorer.measure.proxy import DEFAULT_PROXY, score
+from tests.conftest import tiny_spec
+
+
+def run_cli(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.fixture
+def reference(tmp_path):
+    """Three tiny spec files of growing width (growing top-1) and one unknown model."""
+    rows = []
+    for i, width in enumerate((8, 12, 16)):
+        spec = tiny_spec(resolution=32)
+        spec = spec.replace(stem=spec.stem.__class__("early_conv", (width, 16), ("gelu", "none")))
+        (tmp_path / f"s{i}.yaml").write_text(spec.to_yaml())
+        rows.append(f"s{i}.yaml,32,{60 + i}")
+    rows.append("no_such_model_xyz,224,70")
+    path = tmp_path / "ref.csv"
+    path.write_text("# a comment line\nmodel,img_size,top1\n" + "\n".join(rows) + "\n")
+    return path
+
+
+def test_validate_json_shape(capsys, reference, tmp_path):
+    code, out, _ = run_cli(capsys, "proxy", "validate", "--reference", reference, "--proxies",
+                           "grad_norm,params", "--json", "--cache-dir", tmp_path / "c",
+                           "--out", tmp_path / "res")
+    assert code == 0
+    data = json.loads(out)
+    assert data["default"] == DEFAULT_PROXY
+    assert set(data["results"]) == {"params", "macs", "grad_norm"}
+    for r in data["results"].values():
+        assert set(r) == {"kendall_tau", "spearman", "n", "failed", "seconds_per_model"}
+        assert r["n"] == 3
+        assert [f["model"] for f in r["failed"]] == ["no_such_model_xyz"]
+        assert "not a zoo model" in r["failed"][0]["error"]
+    assert data["results"]["macs"]["kendall_tau"] == 1.0  # wider stem: more MACs
+    saved = json.loads((tmp_path / "res.json").read_text())
+    assert len(saved["scores"]) == 3 and "Kendall" not in (tmp_path / "res.md").read_text()[:0]
+
+
+def test_validate_default_and_limit(capsys, reference, tmp_path):
+    code, out, _ = run_cli(capsys, "proxy", "validate", "--reference", reference, "--proxies",
+                           "default", "--limit", "2", "--json", "--cache-dir", tmp_path)
+    data = json.loads(out)
+    assert code == 0 and DEFAULT_PROXY in data["results"]
+    assert data["results"]["params"]["n"] == 2 and not data["results"]["params"]["failed"]
+
+
+@pytest.mark.parametrize("content, message", [
+    ("name,top1\na,1\n", "lacks column(s) model"),
+    ("model,top1\n", "has no rows"),
+])
+def test_bad_reference(capsys, tmp_path, content, message):
+    path = tmp_path / "bad.csv"
+    path.write_text(content)
+    code, _, err = run_cli(capsys, "proxy", "validate", "--reference", path)
+    assert code == 2 and message in err and "Traceback" not in err
+
+
+def test_missing_reference_and_unknown_proxy(capsys, tmp_path):
+    code, _, err = run_cli(capsys, "proxy", "validate", "--reference", tmp_path / "x.csv")
+    assert code == 2 and "not found" in err
+    code, _, err = run_cli(capsys, "proxy", "validate", "--reference", "repvit-family",
+                           "--proxies", "bogus")
+    assert code == 2 and "unknown proxy 'bogus'" in err
+
+
+def test_non_numeric_top1_is_a_row_failure(tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_text("model,top1\nrepvit_m0_9,n/a\n")
+    from explorer.measure.proxies.validation import validate
+
+    result = validate(load_reference(path), ["params"], progress=False, cache_dir=tmp_path)
+    assert result.failed["params"][0]["error"] == "top1 is missing or not a number"
+    assert result.summary()["results"]["params"]["kendall_tau"] is None
+
+
+def test_packaged_references_are_well_formed():
+    names = packaged_references()
+    assert {"timm-mobile-dev", "published-mobile", "repvit-family", "repvit-roadmap"} <= set(names)
+    for name in names:
+        df = load_reference(name)
+        assert df["top1"].between(40, 90).all(), name
+
+
+def test_list_and_score(capsys, tmp_path):
+    code, out, _ = run_cli(capsys, "proxy", "list")
+    assert code == 0 and "synflow" in out and "(default)" in out
+    spec = tmp_path / "t.yaml"
+    spec.write_text(tiny_spec(resolution=32).to_yaml())
+    code, out, _ = run_cli(capsys, "proxy", "score", "--spec", spec, "--proxies",
+                           "zen,naswot", "--json", "--cache-dir", tmp_path)
+    scores = json.loads(out)["scores"]
+    assert code == 0 and [s["proxy"] for s in scores] == ["zen", "naswot"]
+    assert all(math.isfinite(s["value"]) for s in scores)
+
+
+def _image_folder(root, classes=2, per_class=6, size=20):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for c in range(classes):
+        folder = root / f"class{c}"
+        folder.mkdir(parents=True)
+        for i in range(per_class):
+            pixels = rng.integers(0, 80, (size, size, 3)) + 150 * c
+            Image.fromarray(pixels.astype(np.uint8)).save(folder / f"{i}.png")
+    return root
+
+
+def test_short_training_on_generated_images(tmp_path):
+    data = _image_folder(tmp_path / "imgs")
+    cand = from_spec(tiny_spec(resolution=32))
+    r = score(cand, "train", seed=0, data=str(data), steps=3, batch=4, resolution=16)
+    again = score(cand, "train", seed=0, data=str(data), steps=3, batch=4, resolution=16)
+    assert 0 <= r.value <= 100 and r.value == again.value
+    assert r.extra["n_val"] == 2 and r.extra["n_train"] == 10
+    assert math.isfinite(r.extra["val_loss"])
+
+
+def test_short_training_errors(tmp_path, monkeypatch):
+    cand = from_spec(tiny_spec(resolution=32))
+    monkeypatch.delenv("EXPLORER_PROXY_DATA", raising=False)
+    with pytest.raises(DataError, match="needs a dataset"):
+        score(cand, "train")
+    with pytest.raises(DataError, match="does not exist"):
+        score(cand, "train", data=str(tmp_path / "missing"))
+    (tmp_path / "empty" / "cls").mkdir(parents=True)
+    with pytest.raises(DataError, match="no images found"):
+        score(cand, "train", data=str(tmp_path / "empty"))
+
+
+def test_cifar10_batches(tmp_path):
+    import pickle
+
+    rng = np.random.default_rng(0)
+    for name in ("data_batch_1", "test_batch"):
+        batch = {b"data": rng.integers(0, 255, (6, 3072), dtype=np.uint8),
+                 b"labels": [0, 1, 2, 0, 1, 2]}
+        (tmp_path / name).write_bytes(pickle.dumps(batch))
+    r = score(from_spec(tiny_spec(resolution=32)), "train", data=str(tmp_path), steps=2,
+              batch=4, resolution=16)
+    assert r.extra["n_train"] == 6 and r.extra["n_val"] == 6
+
+
+def test_fitted_model_round_trip_and_held_out():
+    table = pd.DataFrame({"model": list("abcdef"), "top1": [60, 65, 70, 72, 75, 80],
+                          "x": [1.0, 2, 3, 3.5, 4, 5], "z": [0.0, 1, 0, 1, 0, 1]})
+    model = fitted.fit(table, ["x", "z"], alpha=0.1)
+    assert model.predict({"x": 5.0, "z": 1.0}) > model.predict({"x": 1.0, "z": 1.0})
+    assert fitted.RidgeModel(**json.loads(model.to_json())).predict({"x": 2, "z": 0}) == \
+        pytest.approx(model.predict({"x": 2, "z": 0}))
+    loo = fitted.held_out_predictions(table, ["x", "z"], 0.1)
+    assert loo.shape == (6,) and not np.allclose(loo, [model.predict(r) for r in
+                                                       table.to_dict("records")])
+    assert fitted.family("tf_mobilenetv3_small_100") == "mobilenetv3"
+    assert fitted.family("efficientvit_m0") == "efficientvit"
