@@ -555,6 +555,16 @@ def trial_spec(storage: str | None, study: str, trial_number: int) -> NetworkSpe
     return load_result(storage, study).spec(trial_number)
 
 
+def trial_candidate(storage: str | None, study: str, trial_number: int | None) -> Any:
+    """A :class:`~explorer.candidate.Candidate` for a stored trial (``explorer export``)."""
+    from explorer.candidate import from_spec
+
+    if trial_number is None:
+        raise ExplorerError("--study needs --trial N (see 'explorer search --study NAME "
+                            "--show' for the best trials)")
+    return from_spec(trial_spec(storage, study, trial_number), source="search")
+
+
 def summary(result: SearchResult) -> dict[str, Any]:
     """Plain numbers for JSON: counts, best feasible, fastest."""
     best = result.best(1)

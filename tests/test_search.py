@@ -180,3 +180,17 @@ def test_cli_search_and_show(space, tmp_path, capsys):
     assert "no study 'nope'" in capsys.readouterr().err
     assert optuna.load_study(study_name="cli", storage=f"sqlite:///{db}").user_attrs[
         "budget_ms"] == float(budget)
+
+
+def test_export_a_trial(space, tmp_path, capsys):
+    db = str(tmp_path / "s.db")
+    result = _search(space, tmp_path, 1e6, 2, sampler="random")
+    number = int(result.best(1).trial.iloc[0])
+    out = tmp_path / "exports"
+    args = ["export", "--study", "t", "--storage", db, "--format", "onnx", "--out", str(out)]
+    assert main(args + ["--trial", str(number)]) == 0
+    written = list(out.glob("*.onnx"))
+    assert len(written) == 1 and f"trial{number}" in written[0].name
+    assert main(args) == 2 and "--study needs --trial" in capsys.readouterr().err
+    assert main(args + ["--trial", "99"]) == 2
+    assert "has no trial 99" in capsys.readouterr().err

@@ -15,7 +15,8 @@ and import the numbers with 'explorer latency import'.
 examples:
   explorer export --model repvit_m0_9 --format onnx --out repvit_m0_9.onnx
   explorer export --timm efficientnet_b0 --format torchscript --out exports/
-  explorer export --roadmap --format coreml --out packages/"""
+  explorer export --roadmap --format coreml --out packages/
+  explorer export --study repvit-demo --trial 12 --format onnx --out exports/"""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,6 +25,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_candidate_args(p, required=False)
     p.add_argument("--roadmap", action="store_true",
                    help="export every roadmap step (one file each, into the --out folder)")
+    p.add_argument("--study", metavar="NAME", help="a search study: export its --trial "
+                   "(see 'explorer search --show')")
+    p.add_argument("--trial", type=int, metavar="N", help="trial number within --study")
+    p.add_argument("--storage", default=None, metavar="URL", help="the study's storage "
+                   "(default sqlite:///results/search.db)")
     p.add_argument("--format", required=True, choices=["onnx", "coreml", "torchscript"])
     p.add_argument("--out", required=True, help="output file or folder")
     p.add_argument("--json", action="store_true", help="print the written paths as JSON")
@@ -37,9 +43,10 @@ def run(args: argparse.Namespace) -> int:
     from explorer.errors import ExplorerError
     from explorer.export import export
 
-    chosen = bool(args.model or args.timm or args.spec)
+    chosen = bool(args.model or args.timm or args.spec or args.study)
     if chosen == args.roadmap:
-        raise ExplorerError("give exactly one of --model, --timm, --spec or --roadmap")
+        raise ExplorerError("give exactly one of --model, --timm, --spec, --study or "
+                            "--roadmap")
     if args.roadmap:
         from pathlib import Path
 
@@ -51,6 +58,10 @@ def run(args: argparse.Namespace) -> int:
                                 f"folder, not {args.out}")
 
         candidates = [from_spec(spec, name=f"step_{step}") for step, spec in roadmap_specs()]
+    elif args.study:
+        from explorer.search import trial_candidate
+
+        candidates = [trial_candidate(args.storage, args.study, args.trial)]
     else:
         candidates = [candidate_from_args(args)]
     written = []
