@@ -124,3 +124,24 @@ def test_measure_metric_and_cli_json(tmp_path, capsys):
     assert out["cached"] is True  # same deploy hash as the API call above
     assert main([*argv[:-3], "--backend", "nope"]) == 2
     assert "unknown latency backend 'nope'" in capsys.readouterr().err
+
+
+def test_thread_cpu_clock_ignores_waiting():
+    """What makes 1-thread medians robust on a busy machine: time spent pre-empted (here:
+    asleep) is not the model's."""
+    import time
+
+    from explorer.measure.timing import timed
+
+    assert timed(lambda: time.sleep(0.05), "thread_cpu")() < 0.02
+    assert timed(lambda: time.sleep(0.05), "wall")() >= 0.05
+
+
+def test_clock_choice(monkeypatch):
+    ort = L.get_backend("ort")
+    assert ort.clock_for(1, Protocol()) == "thread_cpu"
+    assert ort.clock_for(2, Protocol()) == "wall"
+    assert ort.clock_for(1, Protocol(clock="wall")) == "wall"
+    with pytest.raises(BackendError, match="cannot be timed with the thread CPU clock"):
+        ort.clock_for(2, Protocol(clock="thread_cpu"))
+    assert L.get_backend("cuda").clock_for(1, Protocol()) == "cuda_events"

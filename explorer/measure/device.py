@@ -151,6 +151,7 @@ class DeviceBackend(Backend):
 
     uses_threads = False
     cacheable = False  # the imported rows are the cache
+    runs_models = False
 
     def __init__(self, device: str) -> None:
         try:

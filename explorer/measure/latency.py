@@ -1,8 +1,9 @@
 """Device latency: backends behind one small interface, a registry by name, a disk cache.
 
-A :class:`Backend` turns a candidate's *deployed* module into a runner (one inference that
-times itself); :func:`explorer.measure.timing.time_runner` applies the shared protocol.
-Backends that do not time anything here (``lut`` predicts, ``device:NAME`` looks up
+A :class:`Backend` loads a candidate's *deployed* module into a runtime and returns a runner
+(one inference that times itself with the protocol's clock);
+:func:`explorer.measure.timing.time_runner` applies the shared protocol. Backends that do
+not time anything here (``lut`` predicts, ``device:NAME`` looks up
 imported numbers) override :meth:`Backend.latency` instead.
 
 Registry: ``ort`` (default), ``torch``, ``torch-compile``, ``cuda``, ``coreml``, ``lut``
@@ -23,7 +24,7 @@ from explorer.errors import BackendError
 from explorer.export import coreml_model, example_input, onnx_bytes, require
 from explorer.machine import fingerprint, versions
 from explorer.measure.cache import Cache, default_cache_dir
-from explorer.measure.timing import Protocol, Runner, Timing, time_runner
+from explorer.measure.timing import Protocol, Runner, Timing, time_runner, timed
 
 if TYPE_CHECKING:
     from torch import nn
@@ -31,24 +32,40 @@ if TYPE_CHECKING:
     from explorer.candidate import Candidate
 
 #: bump when the protocol or the row layout changes, so old cache entries are not reused
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 
 
 class Backend:
-    """One way of running a model. Subclasses implement :meth:`runner` (and may set
-    ``uses_threads``/``cacheable``) or override :meth:`latency` entirely."""
+    """One way of running a model. Subclasses implement :meth:`load` (or :meth:`runner`
+    when they time themselves) or, when they run nothing, override :meth:`latency`."""
 
     name = "base"
     uses_threads = True  # thread count matters (and is checked against the cores)
     cacheable = True  # rows go to the disk cache
+    runs_models = True  # False: predicts or looks up instead of running
+    same_thread = False  # with 1 thread, inference runs on the caller (thread_cpu valid)
 
     def check(self) -> None:
         """Raise :class:`BackendError` early (before building anything) if unusable here."""
 
-    def runner(self, module: "nn.Module", example: torch.Tensor, threads: int,
-               label: str) -> Runner:
-        """Prepare ``module`` (export, load) and return one timed inference."""
+    def load(self, module: "nn.Module", example: torch.Tensor, threads: int,
+             label: str) -> Callable[[], object]:
+        """Prepare ``module`` (export, load) and return one untimed inference."""
         raise NotImplementedError
+
+    def runner(self, module: "nn.Module", example: torch.Tensor, threads: int, label: str,
+               clock: str = "wall") -> Runner:
+        """One inference timed with ``clock``."""
+        return timed(self.load(module, example, threads, label), clock)
+
+    def clock_for(self, threads: int, protocol: Protocol) -> str:
+        valid = self.same_thread and threads == 1
+        if protocol.clock == "auto":
+            return "thread_cpu" if valid else "wall"
+        if protocol.clock == "thread_cpu" and not valid:
+            raise BackendError(f"backend {self.name!r} with {threads} thread(s) cannot be "
+                               f"timed with the thread CPU clock; use clock 'wall'")
+        return protocol.clock
 
     def latency(self, candidate: "Candidate", threads: int, protocol: Protocol,
                 cache_dir: Path) -> dict[str, Any]:
@@ -58,11 +75,12 @@ class Backend:
         t1 = time.perf_counter()
         module = candidate.deployed
         t2 = time.perf_counter()
-        run = self.runner(module, example_input(candidate), threads, candidate.name)
+        clock = self.clock_for(threads, protocol)
+        run = self.runner(module, example_input(candidate), threads, candidate.name, clock)
         t3 = time.perf_counter()
         timing = time_runner(run, protocol)
         t4 = time.perf_counter()
-        return {**timing_row(timing),
+        return {**timing_row(timing), "clock": clock,
                 "seconds": {"build": t1 - t0, "fuse": t2 - t1, "export": t3 - t2,
                             "time": t4 - t3, "total": t4 - t0}}
 
@@ -72,25 +90,17 @@ def timing_row(timing: Timing) -> dict[str, Any]:
             "latency_cv": timing.cv, "samples": timing.samples, "stable": timing.stable}
 
 
-def wall_clock(call: Callable[[], object]) -> Runner:
-    """A runner timing ``call`` with the host clock."""
-    def run() -> float:
-        start = time.perf_counter()
-        call()
-        return time.perf_counter() - start
-    return run
-
-
 class OrtBackend(Backend):
     """ONNX Runtime, CPU provider, batch 1, sequential, explicit intra-op threads."""
 
     name = "ort"
+    same_thread = True
 
     def check(self) -> None:
         require("onnxruntime", "onnxruntime", "the 'ort' backend")
 
-    def runner(self, module: "nn.Module", example: torch.Tensor, threads: int,
-               label: str) -> Runner:
+    def load(self, module: "nn.Module", example: torch.Tensor, threads: int,
+             label: str) -> Callable[[], object]:
         ort = require("onnxruntime", "onnxruntime", "the 'ort' backend")
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
@@ -101,21 +111,22 @@ class OrtBackend(Backend):
         session = ort.InferenceSession(onnx_bytes(module, example, label), opts,
                                        providers=["CPUExecutionProvider"])
         feed = {session.get_inputs()[0].name: example.numpy()}
-        return wall_clock(lambda: session.run(None, feed))
+        return lambda: session.run(None, feed)
 
 
 class TorchBackend(Backend):
     """Eager PyTorch on CPU (``compile=True``: through ``torch.compile``)."""
 
     name = "torch"
+    same_thread = True
 
     def __init__(self, compile: bool = False) -> None:
         self.compile = compile
         if compile:
             self.name = "torch-compile"
 
-    def runner(self, module: "nn.Module", example: torch.Tensor, threads: int,
-               label: str) -> Runner:
+    def load(self, module: "nn.Module", example: torch.Tensor, threads: int,
+             label: str) -> Callable[[], object]:
         torch.set_num_threads(threads)
         fn = module
         if self.compile:
@@ -130,7 +141,7 @@ class TorchBackend(Backend):
         def call() -> None:
             with torch.inference_mode():
                 fn(example)
-        return wall_clock(call)
+        return call
 
     def latency(self, candidate: "Candidate", threads: int, protocol: Protocol,
                 cache_dir: Path) -> dict[str, Any]:
@@ -152,8 +163,11 @@ class CudaBackend(Backend):
             raise BackendError("backend 'cuda': no CUDA device (torch.cuda.is_available() "
                                "is False); use --backend ort or torch on this machine")
 
-    def runner(self, module: "nn.Module", example: torch.Tensor, threads: int,
-               label: str) -> Runner:
+    def clock_for(self, threads: int, protocol: Protocol) -> str:
+        return "cuda_events"
+
+    def runner(self, module: "nn.Module", example: torch.Tensor, threads: int, label: str,
+               clock: str = "cuda_events") -> Runner:
         self.check()
         device = torch.device("cuda")
         module = module.to(device)
@@ -184,8 +198,8 @@ class CoreMLBackend(Backend):
     def check(self) -> None:
         require("coremltools", "coremltools", "the 'coreml' backend")
 
-    def runner(self, module: "nn.Module", example: torch.Tensor, threads: int,
-               label: str) -> Runner:
+    def load(self, module: "nn.Module", example: torch.Tensor, threads: int,
+             label: str) -> Callable[[], object]:
         model = coreml_model(module, example, label)
         folder = self.package_dir or Path(tempfile.gettempdir()) / "explorer-coreml"
         folder.mkdir(parents=True, exist_ok=True)
@@ -197,7 +211,7 @@ class CoreMLBackend(Backend):
                 f"written to {path} - profile it on a device with Xcode's Core ML performance "
                 f"report and bring the times back with 'explorer latency import'")
         feed = {"input": example.numpy()}
-        return wall_clock(lambda: model.predict(feed))
+        return lambda: model.predict(feed)
 
     def latency(self, candidate: "Candidate", threads: int, protocol: Protocol,
                 cache_dir: Path) -> dict[str, Any]:
@@ -267,7 +281,8 @@ def measure_latency(candidate: "Candidate", backend: str = "ort", threads: int =
     used_threads = check_threads(threads) if impl.uses_threads else None
     root = Path(cache_dir) if cache_dir else default_cache_dir()
     cache = Cache("latency", root, enabled=not no_cache)
-    key = cache_key(candidate, impl, used_threads)
+    key = {**cache_key(candidate, impl, used_threads),
+           "clock": impl.clock_for(used_threads or 1, protocol)}
     if impl.cacheable:
         hit = cache.get(key)
         if hit is not None:

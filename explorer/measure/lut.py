@@ -157,7 +157,8 @@ class LatencyTable:
         for unit in todo:
             module = _submodule(network, unit.path)
             x = torch.randn(1, unit.channels, unit.resolution, unit.resolution)
-            timing = time_runner(backend.runner(module, x, self.threads, unit.path),
+            clock = backend.clock_for(self.threads, self.protocol)
+            timing = time_runner(backend.runner(module, x, self.threads, unit.path, clock),
                                  self.protocol)
             self.entries[unit.key] = {"ms": timing.median_ms, "iqr_ms": timing.iqr_ms}
         if save:
@@ -291,6 +292,7 @@ class LutBackend(Backend):
     """``lut`` / ``lut:BACKEND``: the predictor, for fast search (specs only)."""
 
     cacheable = False  # a prediction is cheaper than a cache read of its inputs
+    runs_models = False
 
     def __init__(self, base: str = "ort", table: str | Path | None = None) -> None:
         self.base = base

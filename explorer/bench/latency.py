@@ -1,0 +1,123 @@
+"""explorer bench latency: the zoo on one backend, repeated and interleaved in one run.
+
+Each model is built, fused and exported once (those seconds are the cost of one
+candidate in a search), then every repeat times every model in turn under the standard
+protocol, so slow drifts of a shared machine hit all models alike. Reported: each model's
+median over repeats, the CV of its per-repeat medians (target under 3%), and its latency
+ratio to MobileNetV3-L beside the paper's iPhone 12 ratio.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+from explorer.measure.timing import Protocol
+
+#: the paper's iPhone 12 Core ML latencies (ms), shared/reference/repvit-facts.md
+PAPER_MS = {"mobilenetv3_large_100": 1.01, "repvit_m0_9": 0.9, "repvit_m1_0": 1.0,
+            "repvit_m1_1": 1.1, "repvit_m1_5": 1.5, "repvit_m2_3": 2.3}
+REFERENCE = "mobilenetv3_large_100"
+TARGET_CV = 0.03
+PROTOCOL = Protocol()
+
+
+def run_bench(models: list[str], backend: str = "ort", threads: int = 1, repeats: int = 5,
+              protocol: Protocol | None = None, progress: bool = True) -> dict[str, Any]:
+    from tqdm import tqdm
+
+    from explorer.candidate import resolve
+    from explorer.export import example_input
+    from explorer.machine import machine_info, versions
+    from explorer.errors import BackendError
+    from explorer.measure.latency import check_threads, get_backend
+    from explorer.measure.timing import time_runner
+
+    protocol = protocol or PROTOCOL
+    impl = get_backend(backend)
+    if not impl.runs_models:
+        raise BackendError(f"bench latency runs models itself; backend {backend!r} does "
+                           f"not (use ort, torch, torch-compile or cuda)")
+    impl.check()
+    check_threads(threads)
+    clock = impl.clock_for(threads, protocol)
+    load_before = os.getloadavg()
+    runners, seconds = {}, {}
+    for name in tqdm(models, desc="prepare", disable=not progress, leave=False):
+        t0 = time.perf_counter()
+        candidate = resolve(name)
+        candidate.model  # noqa: B018 - build
+        t1 = time.perf_counter()
+        module = candidate.deployed
+        t2 = time.perf_counter()
+        runners[name] = impl.runner(module, example_input(candidate), threads, name, clock)
+        t3 = time.perf_counter()
+        first = time_runner(runners[name], protocol)  # also the first repeat's warm-up
+        t4 = time.perf_counter()
+        seconds[name] = {"build": t1 - t0, "fuse": t2 - t1, "export": t3 - t2,
+                         "time": t4 - t3, "total": t4 - t0, "samples": first.samples}
+    medians: dict[str, list[float]] = {name: [] for name in models}
+    bar = tqdm(total=repeats * len(models), desc="repeats", disable=not progress, leave=False)
+    for _ in range(repeats):
+        for name in models:
+            medians[name].append(time_runner(runners[name], protocol).median_ms)
+            bar.update()
+    bar.close()
+    rows = {}
+    for name in models:
+        m = medians[name]
+        cv = statistics.stdev(m) / statistics.fmean(m) if len(m) > 1 else 0.0
+        row: dict[str, Any] = {"median_ms": statistics.median(m), "cv_over_repeats": cv,
+                               "repeat_medians_ms": m, "seconds_per_candidate": seconds[name]}
+        if REFERENCE in medians:
+            ratios = [a / b for a, b in zip(m, medians[REFERENCE])]
+            row["ratio_vs_mbv3"] = statistics.median(ratios)
+            if name in PAPER_MS:
+                row["paper_iphone12_ms"] = PAPER_MS[name]
+                row["paper_ratio_vs_mbv3"] = PAPER_MS[name] / PAPER_MS[REFERENCE]
+        rows[name] = row
+    worst = max(r["cv_over_repeats"] for r in rows.values())
+    return {"backend": impl.name, "threads": threads, "clock": clock, "repeats": repeats,
+            "resolution": 224, "models": rows, "max_cv_over_repeats": worst,
+            "target_cv": TARGET_CV, "cv_target_met": worst < TARGET_CV,
+            "protocol": protocol.to_dict(), "load_avg_before": list(load_before),
+            "load_avg_after": list(os.getloadavg()), "machine": machine_info(),
+            "versions": versions()}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("latency", help="zoo latency, repeated and interleaved, vs the paper",
+                       description=__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--backend", default="ort", help="latency backend (default ort)")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--repeats", type=int, default=5, help="interleaved repeats (default 5)")
+    p.add_argument("--models", default=",".join(PAPER_MS),
+                   help="comma-separated zoo models (default: MobileNetV3-L and RepViT "
+                        "M0.9-M2.3)")
+    p.add_argument("--out", default="results/bench/latency.json")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from explorer.commands._common import split_list
+    from explorer.errors import ExplorerError
+    from explorer.measure.cache import atomic_write_text
+
+    if args.repeats < 1:
+        raise ExplorerError(f"--repeats must be at least 1, got {args.repeats}")
+    result = run_bench(split_list(args.models), args.backend, args.threads, args.repeats)
+    atomic_write_text(Path(args.out), json.dumps(result, indent=2) + "\n")
+    print(f"{'model':<24}{'median ms':>10}{'CV':>7}{'ratio':>7}{'paper':>7}{'s/cand':>8}")
+    for name, row in result["models"].items():
+        print(f"{name:<24}{row['median_ms']:>10.2f}{row['cv_over_repeats']:>7.1%}"
+              f"{row.get('ratio_vs_mbv3', float('nan')):>7.2f}"
+              f"{row.get('paper_ratio_vs_mbv3', float('nan')):>7.2f}"
+              f"{row['seconds_per_candidate']['total']:>8.1f}")
+    print(f"wrote {args.out} (max CV over repeats {result['max_cv_over_repeats']:.1%}, "
+          f"target < {TARGET_CV:.0%})")
+    return 0
