@@ -11,6 +11,7 @@ import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 HERE = Path(__file__).resolve().parent
+md, code = new_markdown_cell, new_code_cell
 
 #: shared first code cell: settings a test (or you) can override through the environment
 SETUP = '''\
@@ -31,9 +32,8 @@ MEASURE = dict(backend=BACKEND, threads=1, proxy=PROXY, cache_dir=CACHE_DIR)
 '''
 
 
-def roadmap_notebook() -> nbformat.NotebookNode:
-    md, code = new_markdown_cell, new_code_cell
-    cells = [
+def roadmap_cells() -> list[nbformat.NotebookNode]:
+    return [
         md("# The RepViT roadmap, edit by edit\n\n"
            "The paper turns MobileNetV3-L into RepViT-M0.9 in ten steps. In explorer each "
            "step is a small named **design edit** (`NetworkSpec -> NetworkSpec`), so the "
@@ -121,12 +121,10 @@ def roadmap_notebook() -> nbformat.NotebookNode:
         code("ab = roadmap.run_ablation(None, base, METRICS, **MEASURE)\n"
              "display(Markdown(tables.ablation_markdown(ab)))"),
     ]
-    return new_notebook(cells=cells, metadata=_metadata())
 
 
-def search_notebook() -> nbformat.NotebookNode:
-    md, code = new_markdown_cell, new_code_cell
-    cells = [
+def search_cells() -> list[nbformat.NotebookNode]:
+    return [
         md("# A constrained search and its Pareto front\n\n"
            "Optuna searches widths, depths, SE placement and resolution around "
            "RepViT-M0.9 (`search_spaces/repvit.yaml`), maximising the accuracy proxy "
@@ -190,7 +188,6 @@ def search_notebook() -> nbformat.NotebookNode:
            "```\nexplorer search --study notebook --storage <OUT>/search.db --show\n"
            "explorer report --study notebook --storage <OUT>/search.db --out <OUT>\n```"),
     ]
-    return new_notebook(cells=cells, metadata=_metadata())
 
 
 def _metadata() -> dict:
@@ -199,12 +196,12 @@ def _metadata() -> dict:
             "language_info": {"name": "python"}}
 
 
-NOTEBOOKS = {"01_roadmap.ipynb": roadmap_notebook, "02_search.ipynb": search_notebook}
+NOTEBOOKS = {"01_roadmap.ipynb": roadmap_cells, "02_search.ipynb": search_cells}
 
 
 def main() -> None:
     for name, make in NOTEBOOKS.items():
-        nb = make()
+        nb = new_notebook(cells=make(), metadata=_metadata())
         for i, cell in enumerate(nb.cells):
             cell["id"] = f"c{i:02d}"  # stable ids: regenerating gives identical files
         nbformat.validate(nb)
