@@ -40,7 +40,7 @@ from explorer.spec import NetworkSpec
 OBJECTIVES = ("proxy", "multi")
 SAMPLERS = ("tpe", "random", "nsga2")
 DEFAULT_STORAGE = "sqlite:///results/search.db"
-METRICS = ("params", "macs", "latency", "proxy")
+METRICS = ("params", "macs", "latency", "proxy")  # latency and proxy are required
 #: user attributes copied from a measured trial to a later trial with the same spec
 MEASURED = ("params", "macs", "latency_ms", "latency_iqr_ms", "latency_cv", "backend",
             "threads", "proxy", "proxy_name", "proxy_seconds",
@@ -65,6 +65,7 @@ class SearchConfig:
     #: "module:function" each worker process calls first (e.g. to register a custom
     #: metric in METRICS: spawned workers do not inherit runtime registrations)
     worker_init: str | None = None
+    metrics: tuple[str, ...] = METRICS  # what each trial measures (drop macs for speed)
 
     @property
     def backend(self) -> str:
@@ -230,7 +231,7 @@ class Objective:
         from explorer.measure import measure
 
         candidate, row = from_spec(spec), {}
-        for metric in METRICS:
+        for metric in self.config.metrics:
             start = time.perf_counter()
             row.update(measure(candidate, [metric], **self.config.options))
             row[f"seconds_{metric}"] = round(time.perf_counter() - start, 4)
@@ -358,7 +359,7 @@ def make_config(space: SearchSpace | str | Path, budget_ms: float | None, trials
                 objective: str = "proxy", *, sampler: str = "tpe", seed: int = 0,
                 storage: str | None = None, study: str | None = None, workers: int = 1,
                 heartbeat_s: int = 10, worker_init: str | None = None,
-                **options: Any) -> SearchConfig:
+                metrics: tuple[str, ...] = METRICS, **options: Any) -> SearchConfig:
     """Check the arguments and bundle them (see :func:`run_search`)."""
     if not isinstance(space, SearchSpace):
         space = load_space(space)
@@ -369,10 +370,15 @@ def make_config(space: SearchSpace | str | Path, budget_ms: float | None, trials
         raise ExplorerError(f"unknown sampler {sampler!r}; choose from {', '.join(SAMPLERS)}")
     if trials < 1 or workers < 1:
         raise ExplorerError(f"--trials and --workers must be >= 1, got {trials} and {workers}")
+    missing = {"latency", "proxy"} - set(metrics)
+    if missing:
+        raise ExplorerError(f"a search needs the metrics latency and proxy; add "
+                            f"{', '.join(sorted(missing))}")
     options = {"backend": "ort", "seed": seed, **options}
     name = study or default_study_name(space, budget_ms, objective, options["backend"])
     return SearchConfig(space, budget_ms, trials, name, storage_url(storage), objective,
-                        sampler, seed, workers, heartbeat_s, options, worker_init)
+                        sampler, seed, workers, heartbeat_s, options, worker_init,
+                        tuple(metrics))
 
 
 def prepare(config: SearchConfig) -> tuple[Any, float | None]:
@@ -386,16 +392,19 @@ def run_search(space: SearchSpace | str | Path, budget_ms: float | None, trials:
                objective: str = "proxy", *, sampler: str = "tpe", seed: int = 0,
                storage: str | None = None, study: str | None = None, workers: int = 1,
                heartbeat_s: int = 10, progress: bool = True, worker_init: str | None = None,
-               **options: Any) -> "SearchResult":
+               metrics: tuple[str, ...] = METRICS, **options: Any) -> "SearchResult":
     """Run (or continue) a search and return its :class:`SearchResult`.
 
     ``space`` is a :class:`SearchSpace` or a YAML path; ``options`` are the measurement
     options (backend, threads, proxy, no_cache, cache_dir); ``seed`` seeds the sampler
     (worker k uses seed + 1000 k) and the proxy. Re-running with the same ``study`` and
-    ``storage`` continues up to ``trials``. ``workers`` > 1 spawns processes."""
+    ``storage`` continues up to ``trials``. ``workers`` > 1 spawns processes.
+    ``metrics`` must include latency and proxy; MACs (two fvcore traces) are the
+    slowest part of a trial on the predictor, so leaving them out speeds a search up."""
     config = make_config(space, budget_ms, trials, objective, sampler=sampler, seed=seed,
                          storage=storage, study=study, workers=workers,
-                         heartbeat_s=heartbeat_s, worker_init=worker_init, **options)
+                         heartbeat_s=heartbeat_s, worker_init=worker_init, metrics=metrics,
+                         **options)
     result_study, floor = prepare(config)
     name = config.study
     start = time.perf_counter()

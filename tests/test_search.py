@@ -194,3 +194,11 @@ def test_export_a_trial(space, tmp_path, capsys):
     assert main(args) == 2 and "--study needs --trial" in capsys.readouterr().err
     assert main(args + ["--trial", "99"]) == 2
     assert "has no trial 99" in capsys.readouterr().err
+
+
+def test_metrics_choice(space, tmp_path):
+    result = _search(space, tmp_path, 1e6, 2, metrics=("latency", "proxy"))
+    attrs = result.study.trials[0].user_attrs
+    assert "latency_ms" in attrs and "macs" not in attrs and "seconds_macs" not in attrs
+    with pytest.raises(Exception, match="needs the metrics latency and proxy"):
+        _search(space, tmp_path, 1e6, 2, metrics=("params", "latency"))

@@ -44,6 +44,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--study", default=None, metavar="NAME",
                    help="study name (default: space-objective-backend-budget)")
     p.add_argument("--workers", type=int, default=1, help="local worker processes")
+    p.add_argument("--metrics", default="params,macs,latency,proxy",
+                   help="what each trial measures (latency and proxy required; dropping "
+                        "macs saves two fvcore traces per trial)")
     p.add_argument("--top", type=int, default=5, help="rows of the best-architecture table")
     p.add_argument("--csv", metavar="FILE", help="also write every trial to this CSV")
     p.add_argument("--show", action="store_true",
@@ -56,6 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from explorer.commands import measure_options
+    from explorer.commands._common import split_list
     from explorer.errors import ExplorerError
     from explorer.search import load_result, run_search
 
@@ -70,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
         seed = opts.pop("seed")
         result = run_search(args.space, args.budget_ms, args.trials, args.objective,
                             sampler=args.sampler, seed=seed, storage=args.storage,
-                            study=args.study, workers=args.workers, progress=True, **opts)
+                            study=args.study, workers=args.workers, progress=True,
+                            metrics=tuple(split_list(args.metrics)), **opts)
         print(f"study {result.study.study_name}: {result.n_done} trials done "
               f"({result.new_trials} new, {result.elapsed_s:.0f} s)", file=sys.stderr)
     report(result, args.top)
