@@ -84,7 +84,9 @@ def test_prediction_tracks_real_latency(tmp_path, quick_protocols):
     held = [variant(48, True), variant(80, False)]
     table = lut.build_table(held, calib, cache_dir=tmp_path, path=tmp_path / "t.json",
                             progress=False)
-    assert table.calibration["networks"] == 3 and len(table.calibration["coef"]) == 3
+    cal = table.calibration
+    assert cal["networks"] == 3 and len(cal["scale"]) == len(lut.GROUPS)
+    assert cal["scale"][lut.GROUPS.index("block:ir")] == 1.0  # no ir block to fit on
     result = lut.validate(table, [*held, calib[0]], cache_dir=tmp_path, progress=False)
     assert result["samples"] == 2 and result["excluded_calibration_networks"] == 1
     assert result["median_abs_pct_error"] < 60

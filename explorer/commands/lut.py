@@ -46,8 +46,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help="also cover this zoo model (repeatable)")
     build.add_argument("--spec", action="append", default=[], metavar="FILE",
                        help="also cover this spec file (repeatable)")
-    build.add_argument("--calibration", type=int, default=10, metavar="N",
-                       help="full networks measured to fit the calibration (default 10)")
+    build.add_argument("--calibration", type=int, default=12, metavar="N",
+                       help="full networks measured to fit the calibration (default 12)")
     build.set_defaults(func=run_build, samples_default=40)
     val = lut_sub.add_parser("validate", help="predicted vs measured on random networks",
                              description=HELP,
@@ -93,8 +93,8 @@ def run_build(args: argparse.Namespace) -> int:
         cal = table.calibration
         print(f"latency table {table.path}: {len(table.entries)} unit configurations from "
               f"{len(specs) + len(calibration)} networks")
-        print(f"calibration: ms = {cal['coef'][0]:.3f} * sum + {cal['coef'][1]:.4f} * units "
-              f"+ {cal['coef'][2]:.3f}  (fit error median "
+        terms = " + ".join(f"{k:.2f}*{g}" for g, k in zip(cal["groups"], cal["scale"]))
+        print(f"calibration: ms = {terms} + {cal['offset']:.3f}  (fit error median "
               f"{cal['fit_median_abs_pct_error']:.1f}% on {cal['networks']} networks)")
     return 0
 
