@@ -143,13 +143,19 @@ def pareto_figure(view: StudyView, out_dir: str | Path, budget_ms: float | None 
         title_info=f"study {view.name}, {len(view.trials)} trials")
 
 
+def _column(df: pd.DataFrame, col: str, fmt: str, scale: float = 1.0) -> pd.Series:
+    """Formatted numbers; '–' where a metric was not measured (e.g. search --metrics)."""
+    values = df[col] if col in df else pd.Series(None, index=df.index, dtype=float)
+    return values.map(lambda v: "–" if pd.isna(v) else format(v / scale, fmt))
+
+
 def _fmt_rows(df: pd.DataFrame) -> str:
     shown = pd.DataFrame({
         "trial": df["trial"].astype(int),
-        "proxy": df["proxy"].map(lambda v: f"{v:.4f}"),
-        "latency ms": df["latency_ms"].map(lambda v: f"{v:.3f}"),
-        "params (M)": (df["params"] / 1e6).map(lambda v: f"{v:.2f}"),
-        "MACs (M)": (df["macs"] / 1e6).map(lambda v: f"{v:.0f}"),
+        "proxy": _column(df, "proxy", ".4f"),
+        "latency ms": _column(df, "latency_ms", ".3f"),
+        "params (M)": _column(df, "params", ".2f", 1e6),
+        "MACs (M)": _column(df, "macs", ".0f", 1e6),
         "resolution": df["resolution"],
         "widths": df["widths"], "depths": df["depths"], "SE blocks": df["se_blocks"],
         "spec hash": df["spec_hash"].map(lambda h: f"`{str(h)[:12]}`"),
@@ -210,8 +216,8 @@ def report_markdown(view: StudyView, figures: Sequence[Path], out_dir: str | Pat
                   _fmt_rows(pareto), ""]
     if references is not None and not references.empty:
         refs = pd.DataFrame({"model": references["name"].map(plots.short_name),
-                             "latency ms": references["latency_ms"].map(lambda v: f"{v:.3f}"),
-                             "proxy": references["proxy"].map(lambda v: f"{v:.4f}")})
+                             "latency ms": _column(references, "latency_ms", ".3f"),
+                             "proxy": _column(references, "proxy", ".4f")})
         lines += ["## Reference models (same backend, threads and proxy)", "",
                   refs.to_markdown(index=False, disable_numparse=True), ""]
     if roadmap is not None:

@@ -107,6 +107,14 @@ def test_rows_from_another_setup_stay_off_the_plot(storage, tmp_path):
     assert "another backend" in md and "## RepViT roadmap" in md
 
 
+def test_unmeasured_metrics_show_as_dashes(storage, tmp_path):
+    view = report.load_study("demo", storage)
+    view.trials = view.trials.drop(columns=["macs"])
+    view.result.trials_frame = lambda: view.trials  # as if searched with --metrics w/o macs
+    md = report.report_markdown(view, [], tmp_path)
+    assert "| –" in md and "nan" not in md
+
+
 def test_load_roadmap(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # no results/roadmap.csv here: the default is optional
     assert report.load_roadmap() is None
