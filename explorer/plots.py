@@ -84,13 +84,13 @@ def _setup_title(frames: Sequence[pd.DataFrame | None], title: str, info: str | 
     """Title with the backend and threads every latency on the figure was taken with."""
     backend = next((b for f in frames if (b := first_value(f, "backend")) is not None), None)
     threads = next((t for f in frames if (t := first_value(f, "threads")) is not None), None)
-    parts = [title]
+    parts = []
     if backend is not None:
         parts.append(f"backend {backend}" + (f", {int(threads)} thread(s)"
                                              if threads is not None else ""))
     if info:
         parts.append(info)
-    return "\n".join([title, ", ".join(parts[1:])]) if len(parts) > 1 else title
+    return title + ("\n" + ", ".join(parts) if parts else "")
 
 
 def _feasible(trials: pd.DataFrame) -> pd.Series:
@@ -138,6 +138,22 @@ def _wide_range(frames: Sequence[pd.DataFrame | None], ratio: float = 20.0) -> b
     return bool(len(values)) and values.max() / values.min() > ratio
 
 
+def _draw_trials(ax: Any, trials: pd.DataFrame) -> None:
+    """Infeasible trials as grey crosses, feasible ones as dots, and their front."""
+    ok = _feasible(trials)
+    bad, good = trials[~ok], trials[ok]
+    if len(bad):
+        ax.scatter(bad["latency_ms"], bad["proxy"], marker="x", s=18,
+                   color=COLORS["infeasible"], label=f"infeasible trials ({len(bad)})")
+    ax.scatter(good["latency_ms"], good["proxy"], s=16, alpha=0.6,
+               color=COLORS["feasible"], label=f"feasible trials ({len(good)})")
+    front = pareto_front(good)
+    if len(front):
+        ax.plot(front["latency_ms"], front["proxy"], drawstyle="steps-post", lw=1.8,
+                color=COLORS["front"], marker="o", ms=5, mfc="none",
+                label=f"Pareto front ({len(front)})")
+
+
 def plot_pareto(trials: pd.DataFrame, out_dir: str | Path, budget_ms: float | None = None,
                 roadmap: pd.DataFrame | None = None, references: pd.DataFrame | None = None,
                 title_info: str | None = None, stem: str = "pareto") -> list[Path]:
@@ -148,20 +164,8 @@ def plot_pareto(trials: pd.DataFrame, out_dir: str | Path, budget_ms: float | No
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(9, 5.5))
     trials = trials.dropna(subset=["latency_ms", "proxy"]) if len(trials) else trials
-    ok = _feasible(trials) if len(trials) else pd.Series(dtype=bool)
     if len(trials):
-        bad = trials[~ok]
-        if len(bad):
-            ax.scatter(bad["latency_ms"], bad["proxy"], marker="x", s=18,
-                       color=COLORS["infeasible"], label=f"infeasible trials ({len(bad)})")
-        good = trials[ok]
-        ax.scatter(good["latency_ms"], good["proxy"], s=16, alpha=0.6,
-                   color=COLORS["feasible"], label=f"feasible trials ({len(good)})")
-        front = pareto_front(good)
-        if len(front):
-            ax.plot(front["latency_ms"], front["proxy"], drawstyle="steps-post", lw=1.8,
-                    color=COLORS["front"], marker="o", ms=5, mfc="none",
-                    label=f"Pareto front ({len(front)})")
+        _draw_trials(ax, trials)
     if budget_ms is not None:
         ax.axvline(budget_ms, color=COLORS["budget"], ls="--", lw=1.5,
                    label=f"latency budget {budget_ms:g} ms")
