@@ -8,6 +8,9 @@ range both runs saw, latency to the budget, reference point (worst proxy, budget
 1.0 would be an ideal point at zero latency with the best proxy seen. Throughput is
 trials per minute with the latency predictor (backend lut, the default proxy) and with
 measured latency (ort), whose runs are shorter (a measured trial costs seconds).
+The predictor runs measure --metrics (default params, latency, proxy: fvcore's MACs
+cost more than everything else together); the ort run measures every default metric,
+so its median seconds per metric show what MACs cost.
 """
 from __future__ import annotations
 
@@ -60,12 +63,14 @@ def _run(space: Any, budget_ms: float, trials: int, sampler: str, backend: str, 
            "distinct_specs": int(done.spec_hash.nunique()),
            "best_feasible_proxy": None if best.empty else float(best.proxy.iloc[0]),
            "best_feasible_latency_ms": None if best.empty else float(best.latency_ms.iloc[0]),
+           "metrics": sorted(seconds),
            "median_seconds_per_metric": seconds}
     return result, row
 
 
 def run_bench(space_path: str, trials: int, ort_trials: int, seed: int,
-              budget_ms: float | None, options: dict[str, Any]) -> dict[str, Any]:
+              budget_ms: float | None, options: dict[str, Any],
+              lut_metrics: tuple[str, ...] = ("params", "latency", "proxy")) -> dict[str, Any]:
     from explorer.candidate import from_spec
     from explorer.machine import machine_info, versions
     from explorer.measure import measure
@@ -78,8 +83,8 @@ def run_bench(space_path: str, trials: int, ort_trials: int, seed: int,
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="bench-search-") as tmp:
         storage = str(Path(tmp) / "bench.db")
-        runs = {s: _run(space, budget_ms, trials, s, "lut", seed, storage, options)
-                for s in ("tpe", "random")}
+        runs = {s: _run(space, budget_ms, trials, s, "lut", seed, storage,
+                        {**options, "metrics": lut_metrics}) for s in ("tpe", "random")}
         points = {s: [(float(p), float(lat)) for p, lat in
                       zip(r.best(len(r.study.trials)).proxy,
                           r.best(len(r.study.trials)).latency_ms)]
@@ -131,6 +136,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="trials of the measured-latency (ort) run (default 8)")
     p.add_argument("--budget-ms", type=float, default=None,
                    help="budget on the predictor (default: the base network's latency)")
+    p.add_argument("--metrics", default="params,latency,proxy",
+                   help="what the predictor runs measure per trial (default "
+                        "params,latency,proxy)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--cache-dir", default=None, help="measurement cache folder")
@@ -142,8 +150,9 @@ def run(args: argparse.Namespace) -> int:
     from explorer.measure.cache import atomic_write_text
 
     options = {"threads": args.threads, "cache_dir": args.cache_dir}
+    metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip())
     report = run_bench(args.space, args.trials, args.ort_trials, args.seed, args.budget_ms,
-                       options)
+                       options, metrics)
     atomic_write_text(Path(args.out), json.dumps(report, indent=2, default=str) + "\n")
     s, t = report["samplers"], report["throughput"]
     for name, row in s.items():
