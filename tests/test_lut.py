@@ -148,3 +148,20 @@ def test_lut_cli_json(tmp_path, capsys, monkeypatch, quick_protocols):
     assert calls[-1] == (2, 1)
     assert main(["lut", "build", "--backend", "coreml", "--table", table]) == 2
     assert "not 'coreml'" in capsys.readouterr().err
+
+
+def test_table_of_an_older_layout_is_rebuilt(tmp_path):
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps({"version": 0, "backend": "ort", "threads": 1,
+                                "entries": {"x": {"ms": 1.0}}}))
+    assert lut.LatencyTable(path).entries == {}
+
+
+def test_save_keeps_entries_written_by_another_process(tmp_path):
+    path = tmp_path / "t.json"
+    mine, theirs = lut.LatencyTable(path), lut.LatencyTable(path)
+    theirs.entries["a"] = {"ms": 1.0}
+    theirs.save()
+    mine.entries["b"] = {"ms": 2.0}
+    mine.save()
+    assert set(lut.LatencyTable(path).entries) == {"a", "b"}

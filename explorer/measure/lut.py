@@ -125,17 +125,26 @@ class LatencyTable:
     def _load(self) -> None:
         try:
             data = json.loads(self.path.read_text())
-            header = (data["version"], data["backend"], data["threads"])
+            header = (data["backend"], data["threads"])
             entries, calibration = data["entries"], data.get("calibration")
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
             raise DataError(f"{self.path}: not a latency table ({exc})") from None
-        if header != (TABLE_VERSION, self.backend, self.threads):
+        if data.get("version") != TABLE_VERSION:
+            return  # an older layout: start afresh (the file is replaced on save)
+        if header != (self.backend, self.threads):
             raise DataError(f"{self.path}: table is for backend {data['backend']!r} with "
                             f"{data['threads']} thread(s), not {self.backend!r} with "
                             f"{self.threads}")
         self.entries, self.calibration = entries, calibration
 
     def save(self) -> None:
+        """Write atomically, keeping entries another process added meanwhile."""
+        if self.path.is_file():
+            try:
+                on_disk = LatencyTable(self.path, self.backend, self.threads).entries
+            except DataError:
+                on_disk = {}
+            self.entries = {**on_disk, **self.entries}
         atomic_write_text(self.path, json.dumps(
             {"version": TABLE_VERSION, "backend": self.backend, "threads": self.threads,
              "versions": versions(), "fingerprint": fingerprint(),
