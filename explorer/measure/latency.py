@@ -11,6 +11,7 @@ Registry: ``ort`` (default), ``torch``, ``torch-compile``, ``cuda``, ``coreml``,
 """
 from __future__ import annotations
 
+import copy
 import os
 import platform
 import tempfile
@@ -170,7 +171,7 @@ class CudaBackend(Backend):
                clock: str = "cuda_events") -> Runner:
         self.check()
         device = torch.device("cuda")
-        module = module.to(device)
+        module = copy.deepcopy(module).to(device)  # the candidate keeps its CPU module
         x = example.to(device)
         start, end = (torch.cuda.Event(enable_timing=True) for _ in range(2))
 
