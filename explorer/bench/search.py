@@ -70,7 +70,10 @@ def _run(space: Any, budget_ms: float, trials: int, sampler: str, backend: str, 
 
 def run_bench(space_path: str, trials: int, ort_trials: int, seed: int,
               budget_ms: float | None, options: dict[str, Any],
-              lut_metrics: tuple[str, ...] = ("params", "latency", "proxy")) -> dict[str, Any]:
+              lut_metrics: tuple[str, ...] = ("params", "latency", "proxy"),
+              storage: str | None = None) -> dict[str, Any]:
+    """Both samplers on the predictor, then the measured-latency run; ``storage`` keeps
+    the studies (default: a temporary SQLite file)."""
     from explorer.candidate import from_spec
     from explorer.machine import machine_info, versions
     from explorer.measure import measure
@@ -82,7 +85,7 @@ def run_bench(space_path: str, trials: int, ort_trials: int, seed: int,
                                   **options)["latency_ms"])
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="bench-search-") as tmp:
-        storage = str(Path(tmp) / "bench.db")
+        storage = storage or str(Path(tmp) / "bench.db")
         runs = {s: _run(space, budget_ms, trials, s, "lut", seed, storage,
                         {**options, "metrics": lut_metrics}) for s in ("tpe", "random")}
         points = {s: [(float(p), float(lat)) for p, lat in
@@ -142,6 +145,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--cache-dir", default=None, help="measurement cache folder")
+    p.add_argument("--storage", default=None, metavar="URL",
+                   help="keep the benchmark's studies here (default: a temporary file)")
     p.add_argument("--out", default="results/bench/search.json")
     p.set_defaults(func=run)
 
@@ -152,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
     options = {"threads": args.threads, "cache_dir": args.cache_dir}
     metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip())
     report = run_bench(args.space, args.trials, args.ort_trials, args.seed, args.budget_ms,
-                       options, metrics)
+                       options, metrics, args.storage)
     atomic_write_text(Path(args.out), json.dumps(report, indent=2, default=str) + "\n")
     s, t = report["samplers"], report["throughput"]
     for name, row in s.items():
