@@ -203,3 +203,8 @@ def test_metrics_choice(space, tmp_path):
     assert "latency_ms" in attrs and "macs" not in attrs and "seconds_macs" not in attrs
     with pytest.raises(Exception, match="needs the metrics latency and proxy"):
         _search(space, tmp_path, 1e6, 2, metrics=("params", "latency"))
+
+
+def test_nsga2_sampler_runs_constrained(space, tmp_path):
+    result = _search(space, tmp_path, 3 * _floor(space), 4, sampler="nsga2")
+    assert all("latency" in t.constraints for t in result.study.trials)
