@@ -122,7 +122,9 @@ def _label_points(ax: Any, xs: Sequence[float], ys: Sequence[float], labels: Seq
             if ann is not None:
                 ann.remove()
             ann = ax.annotate(text, (x, y), xytext=(dx, dy), textcoords="offset points",
-                              fontsize=7, color=color, ha="right" if dx < 0 else "left")
+                              fontsize=7, color=color, ha="right" if dx < 0 else "left",
+                              bbox={"boxstyle": "square,pad=0.1", "fc": "white",
+                                    "alpha": 0.75, "lw": 0})
             box = ann.get_window_extent(renderer).expanded(1.05, 1.1)
             if not any(box.overlaps(other) for other in placed):
                 break
@@ -175,7 +177,10 @@ def plot_pareto(trials: pd.DataFrame, out_dir: str | Path, budget_ms: float | No
         path = path.dropna(subset=["latency_ms", "proxy"])
         ax.plot(path["latency_ms"], path["proxy"], "-s", ms=4, lw=1, alpha=0.9,
                 color=COLORS["roadmap"], label="roadmap steps")
-        labels.append((path, path["step"].astype(str), COLORS["roadmap"]))
+        # steps with the same deployed model (e.g. recipe-only edits) share one label
+        same = path.assign(step=path["step"].astype(str)).groupby(
+            ["latency_ms", "proxy"], sort=False)["step"].agg("/".join).reset_index()
+        labels.append((same, same["step"], COLORS["roadmap"]))
     if references is not None and len(references):
         refs = references.dropna(subset=["latency_ms", "proxy"])
         ax.scatter(refs["latency_ms"], refs["proxy"], marker="D", s=30,
@@ -184,9 +189,10 @@ def plot_pareto(trials: pd.DataFrame, out_dir: str | Path, budget_ms: float | No
     ax.margins(0.08)
     log_x = _wide_range([trials, roadmap, references, pd.DataFrame({"latency_ms": [budget_ms]})])
     if log_x:
-        from matplotlib.ticker import FuncFormatter
+        from matplotlib.ticker import FuncFormatter, LogLocator
 
         ax.set_xscale("log")
+        ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     fig.canvas.draw()  # fixes the axes limits so label boxes can be measured
     placed: list[Any] = [_marker_box(ax, x, y) for frame, _, _ in labels

@@ -152,7 +152,7 @@ def _column(df: pd.DataFrame, col: str, fmt: str, scale: float = 1.0) -> pd.Seri
 def _fmt_rows(df: pd.DataFrame) -> str:
     shown = pd.DataFrame({
         "trial": df["trial"].astype(int),
-        "proxy": _column(df, "proxy", ".4f"),
+        "proxy": _column(df, "proxy", ".5g"),
         "latency ms": _column(df, "latency_ms", ".3f"),
         "params (M)": _column(df, "params", ".2f", 1e6),
         "MACs (M)": _column(df, "macs", ".0f", 1e6),
@@ -217,7 +217,7 @@ def report_markdown(view: StudyView, figures: Sequence[Path], out_dir: str | Pat
     if references is not None and not references.empty:
         refs = pd.DataFrame({"model": references["name"].map(plots.short_name),
                              "latency ms": _column(references, "latency_ms", ".3f"),
-                             "proxy": _column(references, "proxy", ".4f")})
+                             "proxy": _column(references, "proxy", ".5g")})
         lines += ["## Reference models (same backend, threads and proxy)", "",
                   refs.to_markdown(index=False, disable_numparse=True), ""]
     if roadmap is not None:

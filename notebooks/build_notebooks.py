@@ -131,7 +131,7 @@ def search_cells() -> list[nbformat.NotebookNode]:
            "subject to a latency budget measured on a real runtime. Full settings: 40 "
            "trials at 192-224 px with the budget set to RepViT-M0.9's own latency on this "
            "machine (\"find something better at M0.9's speed\"), a few minutes on a CPU."),
-        code(SETUP + 'TRIALS = 6 if SMALL else 40\nSTUDY = "notebook"\n'
+        code(SETUP + 'TRIALS = 4 if SMALL else 40\nSTUDY = "notebook"\n'
              'STORAGE = f"sqlite:///{OUT / \'search.db\'}"\n'
              'print(f"small={SMALL} backend={BACKEND} trials={TRIALS} out={OUT}")'),
         md("## 1. The search space\n\nA YAML file says what varies around a base spec. "

@@ -74,6 +74,7 @@ def test_plot_pareto_draws_every_series(tmp_path):
                  "backend ort, 1 thread(s), study demo", "latency (ms", "fitted"):
         assert text in svg, text
     assert "3-ctrl" not in svg  # the off-path control is not part of the trajectory
+    assert ">0/1<" in svg and ">2<" in svg  # steps 0 and 1 are the same model: one label
 
 
 def test_plot_pareto_without_feasibility_or_extras(tmp_path):
