@@ -94,8 +94,9 @@ def run_build(args: argparse.Namespace) -> int:
         print(f"latency table {table.path}: {len(table.entries)} unit configurations from "
               f"{len(specs) + len(calibration)} networks")
         terms = " + ".join(f"{k:.2f}*{g}" for g, k in zip(cal["groups"], cal["scale"]))
-        print(f"calibration: ms = {terms} + {cal['offset']:.3f}  (fit error median "
-              f"{cal['fit_median_abs_pct_error']:.1f}% on {cal['networks']} networks)")
+        print(f"calibration: ms = {terms} + {cal['offset']:.3f}  (ridge {cal['ridge']:g}; "
+              f"leave-one-out mean error {cal['loo_mean_abs_pct_error']:.1f}% on "
+              f"{cal['networks']} networks)")
     return 0
 
 

@@ -7,7 +7,7 @@ activation). ``lut build`` times each distinct configuration once, on the real b
 as the standalone *deployed* submodule cut out of a built network (so it is exactly what
 the full network runs). ``predict`` sums the table per unit group (stem, downsampling
 units, inverted residuals, RepViT blocks, head) and applies a calibration -- one scale per
-group plus an offset -- fitted on full networks measured for real (a different sample
+group plus an offset, ridge-penalised towards 1 -- fitted on full networks measured for real (a different sample
 from the one ``lut validate`` checks against). It absorbs what standalone timing gets
 wrong: a unit timed alone keeps its weights in cache (a 10 MB MobileNetV3 head runs about
 2x slower inside the network), and pays a per-call overhead the network pays once.
@@ -197,23 +197,51 @@ class LatencyTable:
         return float(np.dot(self.calibration["scale"], sums) + self.calibration["offset"])
 
     def fit(self, specs: Sequence["NetworkSpec"], measured_ms: Sequence[float]) -> dict:
-        """Per-group scales and one offset, by least squares on full networks measured for
-        real. Fitted as corrections to scale 1, so a group the calibration networks lack
-        keeps scale 1 instead of 0."""
+        """Per-group scales and one offset, fitted on full networks measured for real.
+
+        Fitted as corrections to scale 1 with a ridge penalty (so a group the calibration
+        networks lack keeps scale 1, and a group that is nearly constant across them, like
+        MobileNetV3's fixed stem, cannot take a wild scale); the penalty is chosen by
+        leave-one-out error on the calibration networks alone."""
         if len(specs) < 3:
             raise DataError("calibration needs at least 3 measured networks")
         sums = np.array([self.sums(spec) for spec in specs])
         real = np.asarray(measured_ms, dtype=float)
-        features = np.hstack([sums, np.ones((len(specs), 1))])
-        delta, *_ = np.linalg.lstsq(features, real - sums.sum(axis=1), rcond=None)
-        scale, offset = 1.0 + delta[:-1], float(delta[-1])
+        loo = {lam: _loo_error(sums, real, lam) for lam in RIDGE_GRID}
+        lam = min(loo, key=loo.get)
+        scale, offset = _ridge(sums, real, lam)
         errors = np.abs(sums @ scale + offset - real) / real
         self.calibration = {"groups": list(GROUPS), "scale": [float(x) for x in scale],
-                            "offset": offset, "networks": len(specs),
+                            "offset": offset, "ridge": lam, "networks": len(specs),
+                            "loo_mean_abs_pct_error": loo[lam],
                             "fit_median_abs_pct_error": 100 * float(np.median(errors)),
                             "fitted_on": [s.hash for s in specs]}
         self.save()
         return self.calibration
+
+
+#: ridge penalties tried (ms^2 scale: unit-group sums are milliseconds)
+RIDGE_GRID = (0.0, 0.1, 1.0, 10.0, 100.0, 1000.0)
+
+
+def _ridge(sums: np.ndarray, real: np.ndarray, lam: float) -> tuple[np.ndarray, float]:
+    """Scales (penalised towards 1) and an unpenalised offset."""
+    features = np.hstack([sums, np.ones((len(sums), 1))])
+    penalty = lam * np.eye(features.shape[1])
+    penalty[-1, -1] = 0.0
+    delta = np.linalg.lstsq(features.T @ features + penalty,
+                            features.T @ (real - sums.sum(axis=1)), rcond=None)[0]
+    return 1.0 + delta[:-1], float(delta[-1])
+
+
+def _loo_error(sums: np.ndarray, real: np.ndarray, lam: float) -> float:
+    """Mean absolute % error predicting each calibration network from the others."""
+    errors = []
+    for i in range(len(sums)):
+        keep = np.arange(len(sums)) != i
+        scale, offset = _ridge(sums[keep], real[keep], lam)
+        errors.append(abs(sums[i] @ scale + offset - real[i]) / real[i])
+    return 100 * float(np.mean(errors))
 
 
 def table_path(backend: str = "ort", threads: int = 1,
