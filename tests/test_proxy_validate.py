@@ -173,3 +173,34 @@ def test_fitted_model_round_trip_and_held_out():
                                                        table.to_dict("records")])
     assert fitted.family("tf_mobilenetv3_small_100") == "mobilenetv3"
     assert fitted.family("efficientvit_m0") == "efficientvit"
+
+
+def test_shipped_coefficients_match_the_shipped_table():
+    shipped = fitted.load_model()
+    refit = fitted.fit(fitted.load_table(), shipped.features, shipped.alpha)
+    assert shipped.features == fitted.DEFAULT_FEATURES
+    assert np.allclose(refit.coef, shipped.coef) and refit.fitted_on == shipped.fitted_on
+
+
+def test_fitted_proxy_holds_out_its_own_training_rows(tmp_path):
+    spec = tiny_spec(resolution=32)
+    plain = score(from_spec(spec), "fitted")
+    named = score(from_spec(spec, name=fitted.load_model().fitted_on[0]), "fitted")
+    assert not plain.extra["held_out"] and named.extra["held_out"]
+    assert named.value != plain.value
+
+
+def test_fitted_proxy_prefers_the_wider_network():
+    from explorer.edits import set_widths
+
+    narrow = tiny_spec(resolution=32)
+    wide = set_widths(narrow, (32, 64))
+    assert score(from_spec(wide), "fitted").value > score(from_spec(narrow), "fitted").value
+
+
+def test_refit_writes_to_a_folder(tmp_path):
+    fitted.load_table().to_csv(tmp_path / fitted.FIT_TABLE, index=False)
+    summary = fitted.refit(features=["log_macs", "log_params"], alpha=2.0, out=tmp_path)
+    saved = json.loads((tmp_path / fitted.COEFFICIENTS).read_text())
+    assert saved["features"] == ["log_macs", "log_params"] and saved["alpha"] == 2.0
+    assert -1 <= summary["tau_family_out"] <= 1 and summary["n"] == len(fitted.load_table())

@@ -57,8 +57,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "from the reference first (slow: builds every model)")
     fi.add_argument("--reference", default="timm-mobile-dev", help="table to fit on "
                     "(default timm-mobile-dev)")
-    fi.add_argument("--alpha", type=float, default=None, help="ridge strength "
-                    "(default: the shipped model's)")
+    fi.add_argument("--features", default=None, help="comma-separated feature names "
+                    "(default: the shipped choice, log_macs,log_depth,log_width)")
+    fi.add_argument("--alpha", type=float, default=None, help="ridge strength (default 5)")
     fi.add_argument("--out", metavar="DIR", default=None,
                     help="where to write the table and coefficients (default: explorer/data)")
     fi.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -138,7 +139,8 @@ def run_validate(args: argparse.Namespace) -> int:
 def run_fit(args: argparse.Namespace) -> int:
     from explorer.measure.proxies import fitted
 
-    summary = fitted.refit(args.reference if args.rebuild else None, args.alpha,
+    summary = fitted.refit(args.reference if args.rebuild else None,
+                           split_list(args.features) if args.features else None, args.alpha,
                            Path(args.out) if args.out else None)
     if args.json:
         print_json(summary)

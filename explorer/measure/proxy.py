@@ -39,6 +39,7 @@ PROXIES: dict[str, str] = {
     "zico": "explorer.measure.proxies.zero_cost:ZiCo",
     "zen": "explorer.measure.proxies.zero_cost:Zen",
     "train": "explorer.measure.proxies.train:ShortTraining",
+    "fitted": "explorer.measure.proxies.fitted:Fitted",
 }
 
 #: the zero-cost proxies (computed from an untrained network in seconds)
@@ -46,7 +47,7 @@ ZERO_COST = ("synflow", "snip", "grad_norm", "naswot", "zico", "zen")
 
 #: the proxy the roadmap and the search use when none is named; chosen by
 #: ``explorer proxy validate`` evidence (see results/proxy_validation.md)
-DEFAULT_PROXY = "params"
+DEFAULT_PROXY = "fitted"
 
 
 @dataclass(frozen=True)

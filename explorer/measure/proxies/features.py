@@ -29,6 +29,21 @@ FEATURES = ("log_params", "log_macs", "log_depth", "log_act", "log_width", "log_
             "dw_frac", "log_res")
 
 
+def cached_features(candidate: "Candidate", cache_dir: str | None = None) -> dict[str, float]:
+    """:func:`architecture_features` through the on-disk cache (namespace 'features')."""
+    from explorer.machine import versions
+    from explorer.measure.cache import Cache
+
+    cache = Cache("features", cache_dir)
+    key = {"candidate": candidate.key, "resolution": candidate.resolution,
+           "versions": versions()}
+    feats = cache.get(key)
+    if feats is None:
+        feats = architecture_features(candidate)
+        cache.put(key, feats)
+    return feats
+
+
 def architecture_features(candidate: "Candidate") -> dict[str, float]:
     model = candidate.deployed
     layers: list[tuple[nn.Module, torch.Tensor]] = []

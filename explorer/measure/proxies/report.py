@@ -29,6 +29,10 @@ def write_report(result: "Validation", summary: dict[str, Any], prefix: Path,
              f"Made by `explorer proxy validate --reference {reference} --proxies "
              f"{','.join(result.proxies)} --out {prefix}`.", "",
              pd.DataFrame(rows).to_markdown(index=False), ""]
+    if "fitted" in result.proxies:
+        lines += ["`fitted` scores every model of its own fit table with a refit that left "
+                  "that model out (leave-one-out), so no row here is an in-sample fit; "
+                  "`explorer proxy fit` prints the leave-family-out figure too.", ""]
     failures = [f"- {name} on {f['model']}: {f['error']}"
                 for name, r in summary["results"].items() for f in r["failed"]]
     if failures:

@@ -1,0 +1,92 @@
+"""explorer bench proxy: all zero-cost proxies (and the default) for one ~5M-param model.
+
+Target: the six zero-cost proxies together in under 10 s on a 2-core CPU. Each repeat
+scores the model with every proxy in turn, uncached; reported are each proxy's median
+seconds over repeats, the median total, and CPU seconds beside wall seconds (on a
+shared machine the wall time also counts other people's work; the CPU time does not).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+TARGET_S = 10.0
+
+
+def run_bench(model: str = "repvit_m0_9", repeats: int = 3, threads: int = 2,
+              progress: bool = True) -> dict[str, Any]:
+    import torch
+    from tqdm import tqdm
+
+    from explorer.candidate import resolve
+    from explorer.machine import machine_info, versions
+    from explorer.measure.complexity import count_params
+    from explorer.measure.proxy import DEFAULT_PROXY, ZERO_COST, get_proxy
+
+    torch.set_num_threads(threads)
+    candidate = resolve(model)
+    candidate.model  # noqa: B018 - build once, outside the timings
+    names = [*ZERO_COST, DEFAULT_PROXY]
+    proxies = {n: get_proxy(n) for n in names}
+    load_before = os.getloadavg()
+    wall: dict[str, list[float]] = {n: [] for n in names}
+    cpu: dict[str, list[float]] = {n: [] for n in names}
+    values: dict[str, float] = {}
+    bar = tqdm(total=repeats * len(names), desc="bench proxy", disable=not progress)
+    for _ in range(repeats):
+        for n in names:
+            c0, t0 = time.process_time(), time.perf_counter()
+            values[n] = proxies[n](candidate, seed=0).value
+            wall[n].append(time.perf_counter() - t0)
+            cpu[n].append(time.process_time() - c0)
+            bar.update()
+    bar.close()
+    totals = [sum(wall[n][i] for n in ZERO_COST) for i in range(repeats)]
+    cpu_totals = [sum(cpu[n][i] for n in ZERO_COST) for i in range(repeats)]
+    total = statistics.median(totals)
+    return {
+        "model": model, "params": count_params(candidate.deployed), "threads": threads,
+        "repeats": repeats,
+        "proxies": {n: {"median_s": round(statistics.median(wall[n]), 3),
+                        "median_cpu_s": round(statistics.median(cpu[n]), 3),
+                        "value": values[n]} for n in names},
+        "zero_cost_total_s": round(total, 3),
+        "zero_cost_total_cpu_s": round(statistics.median(cpu_totals), 3),
+        "target_s": TARGET_S, "target_met": total < TARGET_S, "default": DEFAULT_PROXY,
+        "load_avg_before": list(load_before), "load_avg_after": list(os.getloadavg()),
+        "machine": machine_info(), "versions": versions(),
+    }
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("proxy", help="seconds of every zero-cost proxy on a 5M-param model",
+                       description=__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", default="repvit_m0_9", help="zoo/timm model (default "
+                   "repvit_m0_9, 5.1M params)")
+    p.add_argument("--repeats", type=int, default=3, help="repeats (default 3)")
+    p.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    p.add_argument("--out", default="results/bench/proxy.json")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from explorer.errors import ExplorerError
+    from explorer.measure.cache import atomic_write_text
+
+    if args.repeats < 1:
+        raise ExplorerError(f"--repeats must be at least 1, got {args.repeats}")
+    result = run_bench(args.model, args.repeats, args.threads)
+    atomic_write_text(Path(args.out), json.dumps(result, indent=2) + "\n")
+    print(f"{'proxy':<10}{'median s':>10}{'cpu s':>8}")
+    for name, row in result["proxies"].items():
+        print(f"{name:<10}{row['median_s']:>10.3f}{row['median_cpu_s']:>8.3f}")
+    print(f"zero-cost total {result['zero_cost_total_s']:.2f} s wall, "
+          f"{result['zero_cost_total_cpu_s']:.2f} s CPU (target < {TARGET_S:.0f} s, "
+          f"{'met' if result['target_met'] else 'NOT met'}); wrote {args.out}")
+    return 0
