@@ -92,7 +92,8 @@ def run(args: argparse.Namespace) -> int:
 def _table(df) -> str:  # type: ignore[no-untyped-def]
     df = df.assign(params_M=(df.params / 1e6).round(3), macs_M=(df.macs / 1e6).round(1),
                    proxy=df.proxy.round(4), latency_ms=df.latency_ms.round(3))
-    return df[[c for c in TABLE if c in df.columns]].to_string(index=False)
+    df = df[[c for c in TABLE if c in df.columns]]
+    return df.dropna(axis=1, how="all").to_string(index=False)  # metrics not measured
 
 
 def report(result, top: int = 5) -> None:  # type: ignore[no-untyped-def]
