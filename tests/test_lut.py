@@ -91,6 +91,9 @@ def test_prediction_tracks_real_latency(tmp_path, quick_protocols):
     assert result["samples"] == 2 and result["excluded_calibration_networks"] == 1
     assert result["median_abs_pct_error"] < 60
     assert {"within_5pct", "within_10pct", "rows"} <= set(result)
+    for row in result["rows"]:  # two interleaved rounds, the lower median is the truth
+        assert len(row["round_medians_ms"]) == lut.ROUNDS == 2
+        assert row["measured_ms"] == min(row["round_medians_ms"])
 
 
 def test_table_for_another_backend_is_rejected(tmp_path):
