@@ -100,7 +100,8 @@ def _feasible(trials: pd.DataFrame) -> pd.Series:
 
 
 #: label positions tried in turn (points from the marker), until one overlaps nothing
-_OFFSETS = ((5, 4), (5, -10), (-8, 6), (-8, -12), (6, 12), (-12, 14), (8, -18), (-14, -20))
+_OFFSETS = ((5, 4), (5, -10), (-6, 4), (-6, -10), (4, 12), (-4, 12), (4, -18), (-4, -18),
+            (10, -2), (-10, -2))
 
 
 def _marker_box(ax: Any, x: float, y: float, radius: float = 4.0) -> Any:
@@ -113,22 +114,27 @@ def _marker_box(ax: Any, x: float, y: float, radius: float = 4.0) -> Any:
 
 def _label_points(ax: Any, xs: Sequence[float], ys: Sequence[float], labels: Sequence[str],
                   color: str, placed: list[Any]) -> None:
-    """Annotate points, moving each label to the first offset where it overlaps no label
-    already ``placed`` (a list shared across calls, so series avoid each other too)."""
+    """Annotate points, each label at the first offset that overlaps nothing ``placed``
+    (marker and label boxes, shared across calls) or else the one overlapping least."""
     renderer = ax.figure.canvas.get_renderer()
     for x, y, text in zip(xs, ys, labels):
-        ann = None
+        best = None
         for dx, dy in _OFFSETS:
-            if ann is not None:
-                ann.remove()
             ann = ax.annotate(text, (x, y), xytext=(dx, dy), textcoords="offset points",
                               fontsize=7, color=color, ha="right" if dx < 0 else "left",
                               bbox={"boxstyle": "square,pad=0.1", "fc": "white",
                                     "alpha": 0.75, "lw": 0})
             box = ann.get_window_extent(renderer).expanded(1.05, 1.1)
-            if not any(box.overlaps(other) for other in placed):
+            hits = sum(box.overlaps(other) for other in placed)
+            if best is None or hits < best[0]:
+                if best is not None:
+                    best[1].remove()
+                best = (hits, ann, box)
+            else:
+                ann.remove()
+            if hits == 0:
                 break
-        placed.append(box)
+        placed.append(best[2])
 
 
 def _wide_range(frames: Sequence[pd.DataFrame | None], ratio: float = 20.0) -> bool:
@@ -195,8 +201,9 @@ def plot_pareto(trials: pd.DataFrame, out_dir: str | Path, budget_ms: float | No
         ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     fig.canvas.draw()  # fixes the axes limits so label boxes can be measured
-    placed: list[Any] = [_marker_box(ax, x, y) for frame, _, _ in labels
-                         for x, y in zip(frame["latency_ms"], frame["proxy"])]
+    # labels avoid every marker (trials included) and each other
+    placed: list[Any] = [_marker_box(ax, x, y) for frame in [trials] + [f for f, _, _ in labels]
+                         if len(frame) for x, y in zip(frame["latency_ms"], frame["proxy"])]
     for frame, texts, color in labels:
         _label_points(ax, frame["latency_ms"], frame["proxy"], texts, color, placed)
     proxy_name = next((p for f in (trials, roadmap, references)
