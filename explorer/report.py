@@ -127,7 +127,7 @@ def same_setup(view: StudyView, frame: pd.DataFrame | None) -> bool:
         return False
     return (plots.first_value(frame, "backend") == view.backend
             and int(plots.first_value(frame, "threads") or 1) == view.threads
-            and plots.first_value(frame, "proxy_name") == plots.first_value(view.trials, "proxy_name"))
+            and plots.first_value(frame, "proxy_name") == view.proxy)
 
 
 def pareto_figure(view: StudyView, out_dir: str | Path, budget_ms: float | None = None,
