@@ -4,6 +4,8 @@ Target: the six zero-cost proxies together in under 10 s on a 2-core CPU. Each r
 scores the model with every proxy in turn, uncached; reported are each proxy's median
 seconds over repeats, the median total, and CPU seconds beside wall seconds (on a
 shared machine the wall time also counts other people's work; the CPU time does not).
+One thread by default: with more threads than free cores, OpenMP spin-waits inflate
+both clocks, so a 1-thread CPU time is the cleanest measure of the work itself.
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import argparse
 import json
 import os
 import statistics
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -18,7 +21,7 @@ from typing import Any
 TARGET_S = 10.0
 
 
-def run_bench(model: str = "repvit_m0_9", repeats: int = 3, threads: int = 2,
+def run_bench(model: str = "repvit_m0_9", repeats: int = 3, threads: int = 1,
               progress: bool = True) -> dict[str, Any]:
     import torch
     from tqdm import tqdm
@@ -29,6 +32,8 @@ def run_bench(model: str = "repvit_m0_9", repeats: int = 3, threads: int = 2,
     from explorer.measure.proxy import DEFAULT_PROXY, ZERO_COST, get_proxy
 
     torch.set_num_threads(threads)
+    # a private cache folder: the first repeat of the default pays for its features
+    os.environ["EXPLORER_CACHE_DIR"] = tempfile.mkdtemp(prefix="explorer-bench-proxy-")
     candidate = resolve(model)
     candidate.model  # noqa: B018 - build once, outside the timings
     names = [*ZERO_COST, DEFAULT_PROXY]
@@ -53,11 +58,13 @@ def run_bench(model: str = "repvit_m0_9", repeats: int = 3, threads: int = 2,
         "model": model, "params": count_params(candidate.deployed), "threads": threads,
         "repeats": repeats,
         "proxies": {n: {"median_s": round(statistics.median(wall[n]), 3),
+                        "first_s": round(wall[n][0], 3),
                         "median_cpu_s": round(statistics.median(cpu[n]), 3),
                         "value": values[n]} for n in names},
         "zero_cost_total_s": round(total, 3),
         "zero_cost_total_cpu_s": round(statistics.median(cpu_totals), 3),
-        "target_s": TARGET_S, "target_met": total < TARGET_S, "default": DEFAULT_PROXY,
+        "target_s": TARGET_S, "target_met": total < TARGET_S,
+        "cpu_target_met": statistics.median(cpu_totals) < TARGET_S, "default": DEFAULT_PROXY,
         "load_avg_before": list(load_before), "load_avg_after": list(os.getloadavg()),
         "machine": machine_info(), "versions": versions(),
     }
@@ -70,7 +77,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default="repvit_m0_9", help="zoo/timm model (default "
                    "repvit_m0_9, 5.1M params)")
     p.add_argument("--repeats", type=int, default=3, help="repeats (default 3)")
-    p.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     p.add_argument("--out", default="results/bench/proxy.json")
     p.set_defaults(func=run)
 
@@ -83,10 +90,13 @@ def run(args: argparse.Namespace) -> int:
         raise ExplorerError(f"--repeats must be at least 1, got {args.repeats}")
     result = run_bench(args.model, args.repeats, args.threads)
     atomic_write_text(Path(args.out), json.dumps(result, indent=2) + "\n")
-    print(f"{'proxy':<10}{'median s':>10}{'cpu s':>8}")
+    print(f"{'proxy':<10}{'median s':>10}{'cpu s':>8}{'first s':>9}")
     for name, row in result["proxies"].items():
-        print(f"{name:<10}{row['median_s']:>10.3f}{row['median_cpu_s']:>8.3f}")
+        print(f"{name:<10}{row['median_s']:>10.3f}{row['median_cpu_s']:>8.3f}"
+              f"{row['first_s']:>9.3f}")
     print(f"zero-cost total {result['zero_cost_total_s']:.2f} s wall, "
-          f"{result['zero_cost_total_cpu_s']:.2f} s CPU (target < {TARGET_S:.0f} s, "
-          f"{'met' if result['target_met'] else 'NOT met'}); wrote {args.out}")
+          f"{result['zero_cost_total_cpu_s']:.2f} s CPU (target < {TARGET_S:.0f} s: wall "
+          f"{'met' if result['target_met'] else 'NOT met'}, CPU "
+          f"{'met' if result['cpu_target_met'] else 'NOT met'}; load average "
+          f"{result['load_avg_before'][0]:.1f}); wrote {args.out}")
     return 0
