@@ -43,7 +43,8 @@ DEFAULT_STORAGE = "sqlite:///results/search.db"
 METRICS = ("params", "macs", "latency", "proxy")  # latency and proxy are required
 #: user attributes copied from a measured trial to a later trial with the same spec
 MEASURED = ("params", "macs", "latency_ms", "latency_iqr_ms", "latency_cv", "backend",
-            "threads", "fingerprint", "proxy", "proxy_name", "proxy_seconds",
+            "threads", "fingerprint", "lut_measured_units", "proxy", "proxy_name",
+            "proxy_seconds",
             *(f"seconds_{m}" for m in METRICS))
 
 
