@@ -83,6 +83,14 @@ def test_missing_reference_and_unknown_proxy(capsys, tmp_path):
     assert code == 2 and "unknown proxy 'bogus'" in err
 
 
+def test_all_rows_failing_is_an_error(capsys, tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_text("model,top1\nno_such_model_xyz,70\n")
+    code, _, err = run_cli(capsys, "proxy", "validate", "--reference", path, "--proxies",
+                           "params")
+    assert code == 2 and "no row of" in err and "no_such_model_xyz" in err
+
+
 def test_non_numeric_top1_is_a_row_failure(tmp_path):
     path = tmp_path / "r.csv"
     path.write_text("model,top1\nrepvit_m0_9,n/a\n")

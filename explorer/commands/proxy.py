@@ -119,6 +119,12 @@ def run_validate(args: argparse.Namespace) -> int:
     reference = load_reference(args.reference)
     names = proxy_names(_proxy_list(args.proxies))
     result = validate(reference, names, args.seed, args.limit, args.no_cache, args.cache_dir)
+    if not result.top1:
+        from explorer.errors import DataError
+
+        first = next(iter(result.failed.values()))[0]
+        raise DataError(f"no row of {args.reference} could be built (first: {first['model']}: "
+                        f"{first['error']})")
     summary = result.summary()
     if args.out:
         from explorer.measure.proxies.report import write_report
