@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from explorer.commands._common import (add_candidate_args, candidate_from_args, print_json,
@@ -151,5 +150,8 @@ def run_fit(args: argparse.Namespace) -> int:
     if args.json:
         print_json(summary)
     else:
-        print(json.dumps(summary, indent=1))
+        coef = ", ".join(f"{k} {v:+.3f}" for k, v in summary["coef"].items())
+        print(f"fitted on {summary['n']} models, alpha {summary['alpha']:g}: {coef}\n"
+              f"held-out Kendall tau: leave-one-out {summary['tau_model_out']:.3f}, "
+              f"leave-family-out {summary['tau_family_out']:.3f}")
     return 0
