@@ -350,9 +350,10 @@ def check_budget(config: SearchConfig) -> float | None:
     smallest = config.space.smallest()
     floor = float(measure(from_spec(smallest), ["latency"], **config.options)["latency_ms"])
     if floor > config.budget_ms:
+        shape = ", ".join(f"{k} {v}" for k, v in _shape(smallest).items())
         raise BudgetError(f"budget {config.budget_ms:g} ms is below anything the space can "
-                          f"reach: its smallest network ({_shape(smallest)}) takes "
-                          f"{floor:.3g} ms on backend {config.backend}")
+                          f"reach: its smallest network ({shape}) takes {floor:.3g} ms on "
+                          f"backend {config.backend}")
     return floor
 
 
