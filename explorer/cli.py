@@ -17,10 +17,15 @@ COMMANDS = ["measure", "roadmap", "proxy", "latency", "lut", "export", "search",
             "report", "bench"]
 
 EPILOG = """examples:
-  explorer measure --model repvit_m0_9 --metrics params,macs --json
-  explorer measure --timm efficientnet_b0
-  explorer roadmap --backend ort --out results/
-run 'explorer COMMAND --help' for each command's options."""
+  explorer roadmap --plot                  # the paper's roadmap table + figure -> results/
+  explorer measure --model repvit_m0_9 --metrics params,macs,latency,proxy --json
+  explorer measure --timm efficientnet_b0 --backend torch --metrics latency
+  explorer proxy validate --reference published-mobile --proxies default,params,naswot
+  explorer lut build && explorer lut validate --samples 30 --json
+  explorer search --space search_spaces/repvit.yaml --budget-ms 25 --backend lut --trials 100
+  explorer pareto --study NAME && explorer report --study NAME
+  explorer export --model repvit_m0_9 --format coreml --out packages/
+run 'explorer COMMAND --help' for each command's options and examples."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,13 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "measure any model on real runtimes, search under a latency budget.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"explorer.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"explorer.commands.{name}":
-                raise
-            continue  # command not built yet
-        module.register(sub)
+        importlib.import_module(f"explorer.commands.{name}").register(sub)
     return parser
 
 

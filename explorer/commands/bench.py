@@ -16,10 +16,4 @@ def register(sub: argparse._SubParsersAction) -> None:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     bench_sub = p.add_subparsers(dest="bench", required=True, metavar="BENCHMARK")
     for name in BENCHMARKS:
-        try:
-            module = importlib.import_module(f"explorer.bench.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"explorer.bench.{name}":
-                raise
-            continue
-        module.register(bench_sub)
+        importlib.import_module(f"explorer.bench.{name}").register(bench_sub)
