@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable
 
 import torch
 from torch import nn
@@ -48,15 +48,40 @@ def count_macs(model: nn.Module, resolution: int = 224, in_chans: int = 3) -> Co
     return Complexity(count_params(model), macs, uncounted)
 
 
-def params_metric(candidate: "Candidate", **_: object) -> dict[str, int]:
+def _cached(candidate: "Candidate", kind: str, compute: Callable[[], dict[str, Any]],
+            no_cache: bool = False, cache_dir: str | None = None) -> dict[str, Any]:
+    """Counts depend only on the network (training form: the spec's full hash) and the
+    counting libraries, so a search never re-traces a network it has counted."""
+    from explorer.machine import versions
+    from explorer.measure.cache import Cache
+
+    model = candidate.spec.hash if candidate.spec is not None else candidate.key
+    v = versions()
+    key = {"kind": kind, "model": model, "resolution": candidate.resolution,
+           "torch": v["torch"], "fvcore": v["fvcore"], "timm": v["timm"]}
+    cache = Cache("complexity", cache_dir, enabled=not no_cache)
+    row = cache.get(key)
+    if row is None:
+        row = compute()
+        cache.put(key, row)
+    return row
+
+
+def params_metric(candidate: "Candidate", no_cache: bool = False, cache_dir: str | None = None,
+                  **_: object) -> dict[str, Any]:
     """``params`` of the deployed model (as the paper reports) and ``params_train``."""
-    return {"params": count_params(candidate.deployed),
-            "params_train": count_params(candidate.model)}
+    return _cached(candidate, "params", lambda: {
+        "params": count_params(candidate.deployed),
+        "params_train": count_params(candidate.model)}, no_cache, cache_dir)
 
 
-def macs_metric(candidate: "Candidate", **_: object) -> dict[str, object]:
+def macs_metric(candidate: "Candidate", no_cache: bool = False, cache_dir: str | None = None,
+                **_: object) -> dict[str, Any]:
     """``macs`` of the deployed model and ``macs_train``, plus ops fvcore could not count."""
-    deployed = count_macs(candidate.deployed, candidate.resolution, candidate.in_chans)
-    train = count_macs(candidate.model, candidate.resolution, candidate.in_chans)
-    return {"macs": deployed.macs, "macs_train": train.macs,
-            "macs_uncounted_ops": list(deployed.uncounted_ops)}
+    def compute() -> dict[str, Any]:
+        deployed = count_macs(candidate.deployed, candidate.resolution, candidate.in_chans)
+        train = count_macs(candidate.model, candidate.resolution, candidate.in_chans)
+        return {"macs": deployed.macs, "macs_train": train.macs,
+                "macs_uncounted_ops": list(deployed.uncounted_ops)}
+
+    return _cached(candidate, "macs", compute, no_cache, cache_dir)
