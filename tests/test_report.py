@@ -5,7 +5,6 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from tests import search_fakes
 from explorer import report
 from explorer.cli import main
 from explorer.errors import DataError, ExplorerError, StorageError

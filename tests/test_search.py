@@ -9,7 +9,7 @@ from optuna.trial import TrialState
 from tests import search_fakes
 from explorer.cli import main
 from explorer.errors import BudgetError, StorageError
-from explorer.search import load_result, run_search, trial_spec
+from explorer.search import run_search, trial_spec
 from explorer.search_space import parse_space
 from explorer.spec import NetworkSpec
 

@@ -9,12 +9,12 @@ ratio to MobileNetV3-L beside the paper's iPhone 12 ratio.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import time
-from pathlib import Path
 from typing import Any
+
+from explorer.bench import environment, write_json
 
 from explorer.measure.timing import Protocol
 
@@ -32,7 +32,6 @@ def run_bench(models: list[str], backend: str = "ort", threads: int = 1, repeats
 
     from explorer.candidate import resolve
     from explorer.export import example_input
-    from explorer.machine import machine_info, versions
     from explorer.errors import BackendError
     from explorer.measure.latency import check_threads, get_backend
     from explorer.measure.timing import time_runner
@@ -84,9 +83,7 @@ def run_bench(models: list[str], backend: str = "ort", threads: int = 1, repeats
     return {"backend": impl.name, "threads": threads, "clock": clock, "repeats": repeats,
             "resolution": 224, "models": rows, "max_cv_over_repeats": worst,
             "target_cv": TARGET_CV, "cv_target_met": worst < TARGET_CV,
-            "protocol": protocol.to_dict(), "load_avg_before": list(load_before),
-            "load_avg_after": list(os.getloadavg()), "machine": machine_info(),
-            "versions": versions()}
+            "protocol": protocol.to_dict(), **environment(load_before)}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -106,12 +103,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from explorer.commands._common import split_list
     from explorer.errors import ExplorerError
-    from explorer.measure.cache import atomic_write_text
 
     if args.repeats < 1:
         raise ExplorerError(f"--repeats must be at least 1, got {args.repeats}")
     result = run_bench(split_list(args.models), args.backend, args.threads, args.repeats)
-    atomic_write_text(Path(args.out), json.dumps(result, indent=2) + "\n")
+    write_json(args.out, result)
     print(f"{'model':<24}{'median ms':>10}{'CV':>7}{'ratio':>7}{'paper':>7}{'s/cand':>8}")
     for name, row in result["models"].items():
         print(f"{name:<24}{row['median_ms']:>10.2f}{row['cv_over_repeats']:>7.1%}"

@@ -10,13 +10,13 @@ both clocks, so a 1-thread CPU time is the cleanest measure of the work itself.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import tempfile
 import time
-from pathlib import Path
 from typing import Any
+
+from explorer.bench import environment, write_json
 
 TARGET_S = 10.0
 
@@ -27,7 +27,6 @@ def run_bench(model: str = "repvit_m0_9", repeats: int = 3, threads: int = 1,
     from tqdm import tqdm
 
     from explorer.candidate import resolve
-    from explorer.machine import machine_info, versions
     from explorer.measure.complexity import count_params
     from explorer.measure.proxy import DEFAULT_PROXY, ZERO_COST, get_proxy
 
@@ -65,8 +64,7 @@ def run_bench(model: str = "repvit_m0_9", repeats: int = 3, threads: int = 1,
         "zero_cost_total_cpu_s": round(statistics.median(cpu_totals), 3),
         "target_s": TARGET_S, "target_met": total < TARGET_S,
         "cpu_target_met": statistics.median(cpu_totals) < TARGET_S, "default": DEFAULT_PROXY,
-        "load_avg_before": list(load_before), "load_avg_after": list(os.getloadavg()),
-        "machine": machine_info(), "versions": versions(),
+        **environment(load_before),
     }
 
 
@@ -84,12 +82,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from explorer.errors import ExplorerError
-    from explorer.measure.cache import atomic_write_text
 
     if args.repeats < 1:
         raise ExplorerError(f"--repeats must be at least 1, got {args.repeats}")
     result = run_bench(args.model, args.repeats, args.threads)
-    atomic_write_text(Path(args.out), json.dumps(result, indent=2) + "\n")
+    write_json(args.out, result)
     print(f"{'proxy':<10}{'median s':>10}{'cpu s':>8}{'first s':>9}")
     for name, row in result["proxies"].items():
         print(f"{name:<10}{row['median_s']:>10.3f}{row['median_cpu_s']:>8.3f}"

@@ -17,12 +17,13 @@ so its median seconds per metric show what MACs cost.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from explorer.bench import environment, write_json
 
 import numpy as np
 
@@ -79,7 +80,6 @@ def run_bench(space_path: str, trials: int, ort_trials: int, seed: int,
     """Both samplers on the predictor, then the measured-latency run; ``storage`` keeps
     the studies (default: a temporary SQLite file)."""
     from explorer.candidate import from_spec
-    from explorer.machine import machine_info, versions
     from explorer.measure import measure
     from explorer.search_space import load_space
 
@@ -129,8 +129,7 @@ def run_bench(space_path: str, trials: int, ort_trials: int, seed: int,
                        "minutes_for_100_lut_trials": round(TARGET_TRIALS / tpm, 2)
                        if tpm else None,
                        "target_met": tpm * TARGET_MINUTES >= TARGET_TRIALS},
-        "load_avg_before": list(load_before), "load_avg_after": list(os.getloadavg()),
-        "machine": machine_info(), "versions": versions(),
+        **environment(load_before),
     }
 
 
@@ -158,13 +157,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from explorer.measure.cache import atomic_write_text
 
     options = {"threads": args.threads, "cache_dir": args.cache_dir}
     metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip())
     report = run_bench(args.space, args.trials, args.ort_trials, args.seed, args.budget_ms,
                        options, metrics, args.storage)
-    atomic_write_text(Path(args.out), json.dumps(report, indent=2, default=str) + "\n")
+    write_json(args.out, report)
     s, t = report["samplers"], report["throughput"]
     for name, row in s.items():
         print(f"{name:>6}: best feasible proxy {row['best_feasible_proxy']}, hypervolume "
