@@ -32,7 +32,8 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from explorer.errors import ExplorerError, SearchSpaceError, SpecError
-from explorer.spec import KERNELS, BlockSpec, NetworkSpec, StageSpec, make_divisible
+from explorer.spec import (KERNELS, BlockSpec, NetworkSpec, StageSpec, make_divisible,
+                           parse_yaml)
 
 SE_PLACEMENTS = ("none", "alternate", "base", "all")  # ordered from cheapest to costliest
 TOP_KEYS = ("base", "resolution", "widths", "depths", "kernel", "expansion", "se", "fixed")
@@ -397,13 +398,11 @@ def parse_space(data: Any, source: str = "<space>") -> SearchSpace:
 
 def load_space(path: str | Path) -> SearchSpace:
     """Read and validate a search-space YAML file."""
-    import yaml
-
     path = Path(path)
     if not path.is_file():
         raise SearchSpaceError(f"search space file not found: {path}")
     try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise SearchSpaceError(f"{path}: not valid YAML: {exc}") from None
-    return parse_space(data, str(path))
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SearchSpaceError(f"{path}: cannot read search space file: {exc}") from None
+    return parse_space(parse_yaml(text, str(path), SearchSpaceError), str(path))

@@ -153,13 +153,7 @@ class NetworkSpec:
 
     @classmethod
     def from_yaml(cls, text: str) -> "NetworkSpec":
-        import yaml
-
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise SpecError(f"spec is not valid YAML: {exc}") from None
-        return cls.from_dict(data)
+        return cls.from_dict(parse_yaml(text, "spec", SpecError))
 
     # -- identity --------------------------------------------------------------------
     @property
@@ -339,16 +333,33 @@ def validate(spec: NetworkSpec) -> NetworkSpec:
     return spec
 
 
+def parse_yaml(text: str, source: str, error: type[Exception]) -> Any:
+    """``yaml.safe_load`` whose syntax errors become one line (``error``) naming
+    ``source``, the line and column, instead of PyYAML's multi-line excerpt."""
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise error(f"{source}: not valid YAML{where}: {problem}") from None
+
+
 def load_spec(path: str | Path) -> NetworkSpec:
-    """Read a spec from a .json / .yaml / .yml file."""
+    """Read a spec from a .json / .yaml / .yml file; errors name the file."""
     path = Path(path)
     if not path.is_file():
         raise SpecError(f"spec file not found: {path}")
-    text = path.read_text()
-    if path.suffix.lower() in (".yaml", ".yml"):
-        spec = NetworkSpec.from_yaml(text)
-    elif path.suffix.lower() == ".json":
-        spec = NetworkSpec.from_json(text)
-    else:
+    suffix = path.suffix.lower()
+    if suffix not in (".json", ".yaml", ".yml"):
         raise SpecError(f"{path}: spec files end in .json, .yaml or .yml")
+    try:
+        text = path.read_text()
+        spec = NetworkSpec.from_json(text) if suffix == ".json" else NetworkSpec.from_yaml(text)
+    except SpecError as exc:
+        raise SpecError(f"{path}: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(f"{path}: cannot read spec file: {exc}") from None
     return spec if spec.name else dataclasses.replace(spec, name=path.stem)

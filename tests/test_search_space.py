@@ -121,7 +121,7 @@ def test_invalid_spaces_name_file_key_value(tmp_path, data, needle):
     with pytest.raises(SearchSpaceError) as err:
         load_space(path)
     assert needle in str(err.value)
-    assert str(path) in str(err.value) or "YAML" in str(err.value)
+    assert str(path) in str(err.value) and "\n" not in str(err.value)
 
 
 def test_missing_file():

@@ -96,6 +96,25 @@ def test_malformed_files(tmp_path):
         load_spec(txt)
 
 
+def test_file_errors_are_one_line_naming_the_file(tmp_path, tiny):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("stem: {{{\n")
+    with pytest.raises(SpecError) as info:
+        load_spec(bad)
+    assert "\n" not in str(info.value) and str(bad) in str(info.value)
+    assert "line 2" in str(info.value)
+    data = tiny.to_dict()
+    data["stages"][0]["blocks"][0]["stride"] = 3
+    stride = tmp_path / "stride.json"
+    stride.write_text(json.dumps(data))
+    with pytest.raises(SpecError, match=rf"{stride}: .*stride.*got 3"):
+        load_spec(stride)
+    binary = tmp_path / "binary.yaml"
+    binary.write_bytes(b"\xff\xfe")
+    with pytest.raises(SpecError, match="cannot read"):
+        load_spec(binary)
+
+
 def test_load_spec_uses_file_stem_as_name(tmp_path, tiny):
     path = tmp_path / "mine.json"
     path.write_text(json.dumps({**tiny.to_dict(), "name": ""}))
