@@ -50,5 +50,9 @@ class StorageError(ExplorerError, RuntimeError):
     """A study storage URL is malformed or unreachable."""
 
 
+class OutputError(ExplorerError, OSError):
+    """An output or cache folder cannot be created or a result file cannot be written."""
+
+
 class BudgetError(ExplorerError, ValueError):
     """A latency budget is not positive, or below anything the search space can reach."""

@@ -122,8 +122,10 @@ def export(candidate: "Candidate", fmt: str, out: str | Path) -> Path:
     failed export leaves nothing behind."""
     if fmt not in FORMATS:
         raise BackendError(f"unknown export format {fmt!r}; choose from {', '.join(FORMATS)}")
+    from explorer.measure.cache import make_dir
+
     path = output_path(out, fmt, candidate.name)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_dir(path.parent)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
     try:
         staged = tmp / path.name

@@ -42,8 +42,9 @@ def _pyplot() -> Any:
 def _save(fig: Any, out_dir: str | Path, stem: str) -> list[Path]:
     """Save ``fig`` as stem.png and stem.svg, each via a temp file and a rename so a
     failure never leaves a half-written figure behind."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    from explorer.measure.cache import make_dir
+
+    out = make_dir(out_dir)
     paths = []
     for fmt in FORMATS:
         path = out / f"{stem}.{fmt}"

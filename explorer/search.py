@@ -34,6 +34,7 @@ from typing import Any, Callable
 import pandas as pd
 
 from explorer.errors import BudgetError, ExplorerError, StorageError
+from explorer.measure.cache import make_dir
 from explorer.search_space import SearchSpace, load_space
 from explorer.spec import NetworkSpec
 
@@ -80,7 +81,7 @@ def storage_url(ref: str | None) -> str:
     if "://" not in url:
         url = f"sqlite:///{url}"
     if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        make_dir(Path(url[len("sqlite:///"):]).parent)
     if url.startswith(("postgresql://", "postgres://")):
         url = "postgresql" + _postgres_driver() + url[url.index("://"):]
     return url

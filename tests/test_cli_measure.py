@@ -55,3 +55,28 @@ def test_malformed_spec_file_exit_code(tmp_path, tiny):
                           capture_output=True, text=True)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and "stem.widths[0]" in proc.stderr
+
+
+@pytest.mark.parametrize("argv", [
+    ["measure", "--model", "repvit_m0_9", "--metrics", "params", "--cache-dir", "{file}/c"],
+    ["roadmap", "--metrics", "params", "--resolution", "64", "--out", "{file}/sub"],
+    ["export", "--model", "repvit_m0_9", "--format", "onnx", "--out", "{file}/x.onnx"],
+])
+def test_unwritable_outputs_are_one_line(capsys, tmp_path, argv):
+    blocker = tmp_path / "afile"
+    blocker.write_text("")
+    code, _, err = run_cli(capsys, *[a.format(file=blocker) for a in argv])
+    assert code == 2 and "Traceback" not in err
+    assert f"{blocker} is a file, not a folder" in err.strip().splitlines()[-1]
+
+
+def test_corrupt_cache_entries_are_misses(tmp_path):
+    from explorer.measure.cache import Cache
+
+    cache = Cache("x", tmp_path)
+    cache.put({"k": 1}, {"v": 2})
+    assert cache.get({"k": 1}) == {"v": 2}
+    cache.path({"k": 1}).write_bytes(b"[1, 2]")
+    assert cache.get({"k": 1}) is None
+    cache.path({"k": 1}).write_bytes(b"\xff\xfe")
+    assert cache.get({"k": 1}) is None

@@ -32,11 +32,14 @@ def add_study_args(p: argparse.ArgumentParser) -> None:
 
 
 def study_inputs(args: argparse.Namespace) -> tuple:  # type: ignore[type-arg]
-    """(study view, roadmap frame or None, measure options) from the shared options."""
+    """(study view, roadmap frame or None, measure options) from the shared options;
+    checks --out can be created before the reference models are measured."""
     from explorer import report
+    from explorer.measure.cache import make_dir
 
     view = report.load_study(args.study, args.storage)
     roadmap = None if args.no_roadmap else report.load_roadmap(args.roadmap)
+    make_dir(args.out)
     opts = {"seed": args.seed, "no_cache": args.no_cache, "cache_dir": args.cache_dir}
     return view, roadmap, opts
 

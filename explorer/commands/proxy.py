@@ -117,6 +117,10 @@ def run_validate(args: argparse.Namespace) -> int:
 
     reference = load_reference(args.reference)
     names = proxy_names(_proxy_list(args.proxies))
+    if args.out:  # fail before the scoring, not after it
+        from explorer.measure.cache import make_dir
+
+        make_dir(Path(args.out).parent)
     result = validate(reference, names, args.seed, args.limit, args.no_cache, args.cache_dir)
     if not result.top1:
         from explorer.errors import DataError

@@ -12,6 +12,8 @@ import json
 import os
 import tempfile
 from pathlib import Path
+
+from explorer.errors import OutputError
 from typing import Any
 
 
@@ -21,14 +23,34 @@ def default_cache_dir() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "explorer"
 
 
+def make_dir(folder: str | Path) -> Path:
+    """Create ``folder`` (and parents); a filesystem refusal becomes one
+    :class:`OutputError` naming the folder instead of a traceback after the work."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        blocker = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()),
+                       None)
+        reason = f"{blocker} is a file, not a folder" if blocker else exc.strerror or exc
+        raise OutputError(f"cannot create folder {folder}: {reason}") from None
+    return folder
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` via a temp file in the same folder and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    make_dir(path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
     try:
         with os.fdopen(fd, "w") as fh:
             fh.write(text)
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -57,9 +79,9 @@ class Cache:
         path = self.path(key)
         try:
             entry = json.loads(path.read_text())
-        except (FileNotFoundError, json.JSONDecodeError):
+        except (OSError, ValueError):  # missing, unreadable or corrupt: a miss
             return None
-        return entry.get("value")
+        return entry.get("value") if isinstance(entry, dict) else None
 
     def put(self, key: dict[str, Any], value: dict[str, Any]) -> None:
         """Store ``value`` (also when disabled: --no-cache forces a re-measure, and the
