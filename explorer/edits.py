@@ -51,6 +51,9 @@ class Edit:
             raise
         except SpecError as exc:
             raise EditError(f"{self.name}: result is not a valid spec: {exc}") from None
+        except Exception as exc:  # a user's module:function edit crashed: name it
+            raise EditError(f"edit {self.name} failed on spec {spec.name!r}: "
+                            f"{type(exc).__name__}: {exc}") from exc
         if not isinstance(out, NetworkSpec):
             raise EditError(f"{self.name}: an edit must return a NetworkSpec, "
                             f"got {type(out).__name__}")
@@ -86,8 +89,9 @@ def get_edit(ref: str | Edit | EditFn) -> Edit:
         module_name, _, attr = ref.partition(":")
         try:
             module = importlib.import_module(module_name)
-        except ImportError as exc:
-            raise EditError(f"cannot import edit module {module_name!r}: {exc}") from None
+        except Exception as exc:  # missing module, or user code failing at import
+            raise EditError(f"cannot import edit module {module_name!r}: "
+                            f"{type(exc).__name__}: {exc}") from exc
         fn = getattr(module, attr, None)
         if fn is None:
             raise EditError(f"module {module_name!r} has no edit {attr!r}")

@@ -85,6 +85,11 @@ def test_custom_edit_in_the_cli(tmp_path, capsys):
     code = main(["roadmap", "--edits", "gelu,nowhere:thing", "--metrics", "params",
                  "--out", str(tmp_path)])
     assert code == 2 and "cannot import edit module" in capsys.readouterr().err
+    code = main(["roadmap", "--edits", "os.path:join", "--metrics", "params",
+                 "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and "edit os.path:join failed" in err and "TypeError" in err
+    assert "Traceback" not in err
 
 
 def test_roadmap_ends_have_the_papers_complexity():
