@@ -59,7 +59,7 @@ class ShortTraining(Proxy):
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
-            train_loss = float(loss)
+            train_loss = loss.item()
         model.eval()
         with torch.no_grad():
             out = torch.cat([logits(model(x)) for x in data.val.images.split(256)])
