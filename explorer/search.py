@@ -25,6 +25,7 @@ import math
 import multiprocessing
 import os
 import socket
+import sys
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -42,6 +43,8 @@ OBJECTIVES = ("proxy", "multi")
 SAMPLERS = ("tpe", "random", "nsga2")
 DEFAULT_STORAGE = "sqlite:///results/search.db"
 METRICS = ("params", "macs", "latency", "proxy")  # latency and proxy are required
+#: a worker whose first this-many trials all fail stops: the cause is the setup, not a spec
+FAIL_FAST = 3
 #: user attributes copied from a measured trial to a later trial with the same spec
 MEASURED = ("params", "macs", "latency_ms", "latency_iqr_ms", "latency_cv", "backend",
             "threads", "fingerprint", "lut_measured_units", "proxy", "proxy_name",
@@ -151,7 +154,8 @@ def _sqlite_wal(engine: Any) -> None:
 def _quiet_optuna() -> None:
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # ERROR: a failed trial is reported in one line by Objective, not with a traceback
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
 
@@ -186,6 +190,8 @@ class Objective:
     def __init__(self, config: SearchConfig) -> None:
         self.config = config
         self._seen: dict[str, dict[str, Any]] = {}
+        self.completed = 0
+        self.errors: list[str] = []
 
     def __call__(self, trial: Any) -> float | tuple[float, float]:
         cfg = self.config
@@ -199,7 +205,12 @@ class Objective:
             try:
                 row = self._measure(spec)
             except Exception as exc:  # recorded on the trial; optimize(catch=...) goes on
-                trial.set_user_attr("error", f"{type(exc).__name__}: {exc}")
+                error = f"{type(exc).__name__}: {exc}"
+                trial.set_user_attr("error", error)
+                self.errors.append(error)
+                from tqdm import tqdm
+
+                tqdm.write(f"trial {trial.number} failed: {error}", file=sys.stderr)
                 raise
         else:
             trial.set_user_attr("duplicate_of", twin)
@@ -212,6 +223,7 @@ class Objective:
         trial.set_user_attr("feasible", feasible)
         if cfg.budget_ms is not None:
             trial.set_constraint("latency", latency - cfg.budget_ms)
+        self.completed += 1
         return (proxy, latency) if cfg.objective == "multi" else proxy
 
     def _known(self, trial: Any, spec_hash: str) -> tuple[dict[str, Any] | None, int | None]:
@@ -313,6 +325,11 @@ def run_worker(config: SearchConfig, index: int = 0,
             time.sleep(0.5)  # the last trials are running elsewhere (or will go stale)
             continue
         study.optimize(objective, n_trials=1, catch=(Exception,), gc_after_trial=False)
+        if not objective.completed and len(objective.errors) >= FAIL_FAST:
+            raise ExplorerError(
+                f"the first {FAIL_FAST} trials all failed, so the search stopped (first: "
+                f"{objective.errors[0]}); they stay in study {config.study!r} and count "
+                "toward --trials: after fixing the cause raise --trials or use a new --study")
 
 
 def worker_main(config: SearchConfig, index: int) -> None:
@@ -323,7 +340,11 @@ def worker_main(config: SearchConfig, index: int) -> None:
 
         module, func = config.worker_init.split(":")
         getattr(importlib.import_module(module), func)()
-    run_worker(config, index)
+    try:
+        run_worker(config, index)
+    except ExplorerError as exc:  # one line, like the CLI; the parent process reports too
+        print(f"explorer search worker {index}: error: {exc}", file=sys.stderr)
+        sys.exit(2)
 
 
 # -- entry point -----------------------------------------------------------------------------
@@ -358,6 +379,17 @@ def check_budget(config: SearchConfig) -> float | None:
     return floor
 
 
+def _check_names(metrics: tuple[str, ...], proxy: str) -> None:
+    """Unknown metric or proxy names fail here, once, instead of failing every trial
+    (failed trials count as done, so they would also use up the study)."""
+    from explorer.measure import metric_function
+    from explorer.measure.proxy import proxy_class
+
+    for metric in metrics:
+        metric_function(metric)
+    proxy_class(proxy)
+
+
 def make_config(space: SearchSpace | str | Path, budget_ms: float | None, trials: int,
                 objective: str = "proxy", *, sampler: str = "tpe", seed: int = 0,
                 storage: str | None = None, study: str | None = None, workers: int = 1,
@@ -378,6 +410,7 @@ def make_config(space: SearchSpace | str | Path, budget_ms: float | None, trials
         raise ExplorerError(f"a search needs the metrics latency and proxy; add "
                             f"{', '.join(sorted(missing))}")
     options = {"backend": "ort", "seed": seed, **options}
+    _check_names(metrics, options.get("proxy", "default"))
     name = study or default_study_name(space, budget_ms, objective, options["backend"])
     return SearchConfig(space, budget_ms, trials, name, storage_url(storage), objective,
                         sampler, seed, workers, heartbeat_s, options, worker_init,

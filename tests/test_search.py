@@ -8,8 +8,8 @@ from optuna.trial import TrialState
 
 from tests import search_fakes
 from explorer.cli import main
-from explorer.errors import BudgetError, StorageError
-from explorer.search import run_search, trial_spec
+from explorer.errors import BudgetError, ExplorerError, StorageError
+from explorer.search import load_result, run_search, trial_spec
 from explorer.search_space import parse_space
 from explorer.spec import NetworkSpec
 
@@ -104,6 +104,21 @@ def test_crashing_trial_is_recorded_and_study_goes_on(tmp_path):
     assert len(df) == 10 and len(failed) > 0 and (df.state == "COMPLETE").any()
     assert failed.error.str.contains("RuntimeError: boom").all()
     assert (failed.p_resolution == 999).all()
+
+
+def test_setup_errors_stop_the_search_early(space, tmp_path, capsys):
+    always = parse_space({"base": "repvit_m0_9", "resolution": [999],
+                          "depths": [1, 1, [2, 4], 1]})
+    with pytest.raises(ExplorerError, match="first 3 trials all failed.*RuntimeError: boom"):
+        _search(always, tmp_path, None, 10, objective="multi")
+    err = capsys.readouterr().err
+    assert "trial 0 failed: RuntimeError: boom" in err and "Traceback" not in err
+    for bad in ({"metrics": ("latency", "proxy", "nosuch")}, {"proxy": "nosuch"}):
+        with pytest.raises(ExplorerError, match="unknown (metric|proxy) 'nosuch'"):
+            _search(space, tmp_path, 1e6, 3, study="fresh", **bad)
+    assert load_result(str(tmp_path / "s.db"), "t").n_done == 3  # "fresh" never created
+    with pytest.raises(ExplorerError, match="no study 'fresh'"):
+        load_result(str(tmp_path / "s.db"), "fresh")
 
 
 def test_budget_errors(space, tmp_path):
