@@ -54,7 +54,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"explorer {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"explorer {args.command}: interrupted", file=sys.stderr)
+        print(f"explorer {args.command}: interrupted; finished work is kept (studies, "
+              "caches and result files are written whole), so re-running the same command "
+              "continues", file=sys.stderr)
         return 130
 
 

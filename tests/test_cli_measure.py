@@ -38,6 +38,9 @@ def test_measure_timm_and_spec(capsys, tmp_path, tiny):
     (["measure", "--spec", "missing.json"], "not found"),
     (["measure"], "give one of"),
     (["measure", "--model", "repvit_m0_9", "--metrics", "beauty"], "unknown metric"),
+    (["measure", "--model", "repvit_m0_9", "--metrics", " , "], "--metrics is empty"),
+    (["roadmap", "--edits", ""], "--edits is empty"),
+    (["proxy", "score", "--model", "repvit_m0_9", "--proxies", ""], "--proxies is empty"),
 ])
 def test_measure_errors_are_one_line(capsys, argv, needle):
     code, out, err = run_cli(capsys, *argv)
@@ -80,3 +83,15 @@ def test_corrupt_cache_entries_are_misses(tmp_path):
     assert cache.get({"k": 1}) is None
     cache.path({"k": 1}).write_bytes(b"\xff\xfe")
     assert cache.get({"k": 1}) is None
+
+
+def test_interrupt_is_one_line_with_exit_130(capsys, monkeypatch):
+    import explorer.commands.measure as command
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(command, "run", interrupted)
+    code, _, err = run_cli(capsys, "measure", "--model", "repvit_m0_9")
+    assert code == 130 and "interrupted" in err and "re-running" in err
+    assert len(err.strip().splitlines()) == 1

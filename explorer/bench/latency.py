@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.repeats < 1:
         raise ExplorerError(f"--repeats must be at least 1, got {args.repeats}")
-    result = run_bench(split_list(args.models), args.backend, args.threads, args.repeats)
+    result = run_bench(split_list(args.models, "--models"), args.backend, args.threads, args.repeats)
     write_json(args.out, result)
     print(f"{'model':<24}{'median ms':>10}{'CV':>7}{'ratio':>7}{'paper':>7}{'s/cand':>8}")
     for name, row in result["models"].items():

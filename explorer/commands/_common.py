@@ -30,8 +30,15 @@ def candidate_from_args(args: argparse.Namespace) -> Candidate:
     return resolve(args.spec, "spec", args.resolution)
 
 
-def split_list(text: str) -> list[str]:
-    return [t.strip() for t in text.split(",") if t.strip()]
+def split_list(text: str, option: str | None = None) -> list[str]:
+    """Items of a comma-separated option; with ``option`` named, an empty list is an
+    error (``--metrics ""`` would otherwise quietly measure nothing)."""
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    if option and not items:
+        from explorer.errors import ExplorerError
+
+        raise ExplorerError(f"{option} is empty; give a comma-separated list")
+    return items
 
 
 def print_json(obj: Any) -> None:

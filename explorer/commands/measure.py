@@ -47,7 +47,8 @@ def run(args: argparse.Namespace) -> int:
     from explorer.commands import measure_options
 
     candidate = candidate_from_args(args)
-    row = measure(candidate, split_list(args.metrics), **measure_options.options(args))
+    metrics = split_list(args.metrics, "--metrics")
+    row = measure(candidate, metrics, **measure_options.options(args))
     if args.json:
         print_json(row)
     else:

@@ -80,7 +80,7 @@ def _proxy_list(text: str) -> list[str]:
 
     if text == "all":
         return [n for n in PROXIES if n != "train"]
-    return split_list(text)
+    return split_list(text, "--proxies")
 
 
 def run_list(args: argparse.Namespace) -> int:

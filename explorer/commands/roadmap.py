@@ -56,10 +56,10 @@ def run(args: argparse.Namespace) -> int:
     if base is None:
         raise ExplorerError(f"--base {args.base!r} must be a zoo model or a spec file "
                             "(timm models have no spec to edit)")
-    steps = (roadmap.custom_steps(split_list(args.edits)) if args.edits
-             else roadmap.roadmap_steps(not args.no_control))
+    steps = (roadmap.custom_steps(split_list(args.edits, "--edits"))
+             if args.edits is not None else roadmap.roadmap_steps(not args.no_control))
     opts = measure_options.options(args)
-    metrics = split_list(args.metrics)
+    metrics = split_list(args.metrics, "--metrics")
     make_dir(args.out)  # fail before the measurements, not after them
     df = roadmap.run_roadmap(steps, base, metrics, **opts)
     agree = roadmap.agreement(df)

@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         result = run_search(args.space, args.budget_ms, args.trials, args.objective,
                             sampler=args.sampler, seed=seed, storage=args.storage,
                             study=args.study, workers=args.workers, progress=True,
-                            metrics=tuple(split_list(args.metrics)), **opts)
+                            metrics=tuple(split_list(args.metrics, "--metrics")), **opts)
         print(f"study {result.study.study_name}: {result.n_done} trials done "
               f"({result.new_trials} new, {result.elapsed_s:.0f} s)", file=sys.stderr)
     report(result, args.top)
