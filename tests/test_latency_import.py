@@ -58,11 +58,22 @@ def test_missing_model_on_device_is_a_clear_error(tmp_path):
     ("model,latency_ms\nrepvit_m0_9,1\nrepvit_m0_9,2\n", "lat.csv:3.*already on line 2"),
     ("model,latency_ms,resolution\nrepvit_m0_9,1,0\n", "resolution must be positive"),
     ("model,latency_ms\n", "no rows"),
+    ("model,latency_ms\nrepvit_m0_9,1,extra\n", "lat.csv:2: more cells than the 2 columns"),
+    ("", "missing column"),
 ])
 def test_bad_files_store_nothing(tmp_path, text, message):
     with pytest.raises(DataError, match=message):
         import_latencies(write(tmp_path, text), "ip", tmp_path / "cache")
     assert not (tmp_path / "cache").exists()
+
+
+def test_undecodable_file_and_excel_bom(tmp_path):
+    path = tmp_path / "lat.csv"
+    path.write_bytes(b"\xff\xfemodel")
+    with pytest.raises(DataError, match="lat.csv: not a readable UTF-8 CSV"):
+        import_latencies(path, "ip", tmp_path / "cache")
+    path.write_bytes(b"\xef\xbb\xbfmodel,latency_ms\r\nrepvit_m0_9,1.5\r\n")
+    assert import_latencies(path, "ip", tmp_path / "cache")[0]["latency_ms"] == 1.5
 
 
 def test_import_cli(tmp_path, capsys):

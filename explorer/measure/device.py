@@ -88,7 +88,18 @@ def read_csv(path: str | Path) -> list[dict[str, Any]]:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"latency file not found: {path}")
-    with path.open(newline="") as fh:
+    try:
+        rows = _read_rows(path)
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise DataError(f"{path}: not a readable UTF-8 CSV file: {exc}") from None
+    if not rows:
+        raise DataError(f"{path}: no rows")
+    return rows
+
+
+def _read_rows(path: Path) -> list[dict[str, Any]]:
+    """The rows of :func:`read_csv`, each checked (line numbers in every error)."""
+    with path.open(newline="", encoding="utf-8-sig") as fh:  # -sig: Excel writes a BOM
         reader = csv.DictReader(fh)
         columns = [c.strip() for c in (reader.fieldnames or [])]
         unknown = sorted(set(columns) - set(REQUIRED) - set(OPTIONAL))
@@ -101,8 +112,10 @@ def read_csv(path: str | Path) -> list[dict[str, Any]]:
         named = _named_specs()
         rows, seen = [], {}
         for line, raw in enumerate(reader, start=2):
-            raw = {(k or "").strip(): (v or "").strip() for k, v in raw.items()}
             where = f"{path}:{line}"
+            if None in raw:  # DictReader files surplus cells under the key None
+                raise DataError(f"{where}: more cells than the {len(columns)} columns")
+            raw = {k.strip(): (v or "").strip() for k, v in raw.items()}
             model = raw["model"]
             if not model:
                 raise DataError(f"{where}: empty model")
@@ -116,8 +129,6 @@ def read_csv(path: str | Path) -> list[dict[str, Any]]:
             seen[ident, res] = line
             rows.append({"model": model, "id": ident, "resolution": res, "latency_ms": ms,
                          "note": raw.get("note", ""), "source": f"{path.name}:{line}"})
-    if not rows:
-        raise DataError(f"{path}: no rows")
     return rows
 
 
