@@ -83,11 +83,18 @@ def storage_url(ref: str | None) -> str:
     url = ref or DEFAULT_STORAGE
     if "://" not in url:
         url = f"sqlite:///{url}"
-    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-        make_dir(Path(url[len("sqlite:///"):]).parent)
+    if _sqlite_file(url) is not None:
+        make_dir(_sqlite_file(url).parent)
     if url.startswith(("postgresql://", "postgres://")):
         url = "postgresql" + _postgres_driver() + url[url.index("://"):]
     return url
+
+
+def _sqlite_file(url: str) -> Path | None:
+    """The database file of a SQLite URL (None for other databases and :memory:)."""
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        return Path(url[len("sqlite:///"):])
+    return None
 
 
 def _postgres_driver() -> str:
@@ -584,6 +591,10 @@ def load_result(storage: str | None, study: str) -> SearchResult:
     import optuna
 
     _quiet_optuna()
+    path = _sqlite_file(storage_url(storage))
+    if path is not None and not path.is_file():  # reading must not create an empty database
+        raise StorageError(f"no study database at {path}: run 'explorer search' first, or "
+                           "point --storage at the study's database")
     st = open_storage(storage)
     try:
         s = optuna.load_study(study_name=study, storage=st)

@@ -67,6 +67,8 @@ def test_validate_default_and_limit(capsys, reference, tmp_path):
 @pytest.mark.parametrize("content, message", [
     ("name,top1\na,1\n", "lacks column(s) model"),
     ("model,top1\n", "has no rows"),
+    ("model,top1\nrepvit_m0_9,80,3,4\n", "cannot read reference table"),
+    ("", "cannot read reference table"),
 ])
 def test_bad_reference(capsys, tmp_path, content, message):
     path = tmp_path / "bad.csv"

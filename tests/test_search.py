@@ -164,6 +164,13 @@ def test_bad_storage(space, url, needle):
     assert needle in str(err.value) and "secret" not in str(err.value)
 
 
+def test_reading_a_missing_database_creates_nothing(tmp_path):
+    missing = tmp_path / "none" / "search.db"
+    with pytest.raises(StorageError, match=f"no study database at {missing}"):
+        load_result(str(missing), "t")
+    assert not missing.exists()
+
+
 def test_two_local_workers_share_sqlite(space, tmp_path, monkeypatch):
     monkeypatch.setenv(search_fakes.SLEEP, "0.3")  # so that both workers get trials
     result = _search(space, tmp_path, 3 * _floor(space), 10, workers=2,

@@ -10,6 +10,7 @@ correlations use the rows that worked.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -43,8 +44,11 @@ def load_reference(path: str | Path) -> "pd.DataFrame":
     if not p.is_file():
         raise DataError(f"reference table {path} not found (packaged: {', '.join(known)})")
     try:
-        df = pd.read_csv(p, comment="#", skipinitialspace=True)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        with warnings.catch_warnings():  # surplus cells: pandas only warns, then drops them
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            df = pd.read_csv(p, comment="#", skipinitialspace=True, index_col=False)
+    except (pd.errors.ParserError, pd.errors.ParserWarning, pd.errors.EmptyDataError,
+            UnicodeDecodeError) as exc:
         raise DataError(f"cannot read reference table {p}: {exc}") from None
     missing = [c for c in ("model", "top1") if c not in df.columns]
     if missing:
