@@ -103,6 +103,10 @@ def test_table_for_another_backend_is_rejected(tmp_path):
     (tmp_path / "bad.json").write_text("{}")
     with pytest.raises(DataError, match="not a latency table"):
         lut.LatencyTable(tmp_path / "bad.json")
+    for junk in (b"{bad", b"\xff\xfe", b"[]"):
+        (tmp_path / "bad.json").write_bytes(junk)
+        with pytest.raises(DataError, match="not a latency table.*lut build"):
+            lut.LatencyTable(tmp_path / "bad.json")
 
 
 def test_lut_backend_in_measure(tmp_path):

@@ -127,8 +127,9 @@ class LatencyTable:
             data = json.loads(self.path.read_text())
             header = (data["backend"], data["threads"])
             entries, calibration = data["entries"], data.get("calibration")
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise DataError(f"{self.path}: not a latency table ({exc})") from None
+        except (ValueError, KeyError, TypeError) as exc:  # ValueError: bad JSON or bytes
+            raise DataError(f"{self.path}: not a latency table ({exc}); delete it and run "
+                            "'explorer lut build', or pass another --table") from None
         if data.get("version") != TABLE_VERSION:
             return  # an older layout: start afresh (the file is replaced on save)
         if header != (self.backend, self.threads):
