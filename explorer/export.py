@@ -110,9 +110,14 @@ FORMATS: dict[str, tuple[str, Callable[[nn.Module, torch.Tensor, Path, str], Non
 
 
 def output_path(out: str | Path, fmt: str, name: str) -> Path:
-    """``out`` itself if it ends in the format's suffix, else ``out/<name><suffix>``."""
+    """``out`` itself if it ends in the format's suffix, else ``out/<name><suffix>``; a
+    file name for another format (``--format onnx --out m.pt``) is a mistake, not a folder."""
     suffix = FORMATS[fmt][0]
     out = Path(out)
+    others = {s for s, _ in FORMATS.values()} - {suffix}
+    if out.suffix in others:
+        raise BackendError(f"--out {out} ends in {out.suffix}, but --format {fmt} writes "
+                           f"{suffix} files: give a {suffix} file or a folder")
     return out if out.suffix == suffix else out / f"{name}{suffix}"
 
 

@@ -57,6 +57,14 @@ def test_coreml_backend_writes_package_then_says_it_cannot_time(tmp_path):
     assert not (tmp_path / "latency").exists()
 
 
+def test_suffix_of_another_format_is_an_error(tmp_path):
+    c = from_spec(tiny_spec(resolution=32))
+    with pytest.raises(BackendError, match=r"ends in \.pt, but --format onnx writes \.onnx"):
+        export(c, "onnx", tmp_path / "net.pt")
+    assert list(tmp_path.iterdir()) == []
+    assert export(c, "onnx", tmp_path / "v1.2").name == "tiny.onnx"  # dotted folder is fine
+
+
 def test_export_failure_names_the_operator(tmp_path):
     from explorer.candidate import from_module
 
