@@ -396,11 +396,16 @@ def parse_space(data: Any, source: str = "<space>") -> SearchSpace:
     return SearchSpace(base, {d.name: d for d in dims}, source, ref).check()
 
 
+#: the repository's search spaces, found from any working directory
+SPACES_DIR = Path(__file__).resolve().parents[1] / "search_spaces"
+
+
 def load_space(path: str | Path) -> SearchSpace:
     """Read and validate a search-space YAML file."""
     path = Path(path)
     if not path.is_file():
-        raise SearchSpaceError(f"search space file not found: {path}")
+        shipped = ", ".join(str(p) for p in sorted(SPACES_DIR.glob("*.yaml"))) or "none"
+        raise SearchSpaceError(f"search space file not found: {path} (shipped: {shipped})")
     try:
         text = path.read_text()
     except (OSError, UnicodeDecodeError) as exc:

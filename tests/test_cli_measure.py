@@ -40,6 +40,7 @@ def test_measure_timm_and_spec(capsys, tmp_path, tiny):
     (["measure", "--model", "repvit_m0_9", "--metrics", "beauty"], "unknown metric"),
     (["measure", "--model", "repvit_m0_9", "--metrics", " , "], "--metrics is empty"),
     (["roadmap", "--edits", ""], "--edits is empty"),
+    (["bench", "proxy", "--threads", "0", "--out", "unused.json"], "--threads must be a positive"),
     (["proxy", "score", "--model", "repvit_m0_9", "--proxies", ""], "--proxies is empty"),
 ])
 def test_measure_errors_are_one_line(capsys, argv, needle):

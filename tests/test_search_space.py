@@ -125,8 +125,16 @@ def test_invalid_spaces_name_file_key_value(tmp_path, data, needle):
 
 
 def test_missing_file():
-    with pytest.raises(SearchSpaceError, match="not found"):
+    with pytest.raises(SearchSpaceError, match="not found.*shipped: .*repvit.yaml"):
         load_space("search_spaces/nope.yaml")
+
+
+def test_shipped_spaces_are_found_from_any_folder(tmp_path, monkeypatch):
+    from explorer.cli import build_parser
+
+    monkeypatch.chdir(tmp_path)
+    args = build_parser().parse_args(["bench", "search"])
+    assert load_space(args.space).base_ref == "repvit_m0_9"
 
 
 def test_se_width_checked_only_where_se_can_be_on():

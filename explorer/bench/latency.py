@@ -91,12 +91,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description=__doc__,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--backend", default="ort", help="latency backend (default ort)")
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--threads", type=int, default=1, help="intra-op threads (default 1)")
     p.add_argument("--repeats", type=int, default=5, help="interleaved repeats (default 5)")
     p.add_argument("--models", default=",".join(PAPER_MS),
                    help="comma-separated zoo models (default: MobileNetV3-L and RepViT "
                         "M0.9-M2.3)")
-    p.add_argument("--out", default="results/bench/latency.json")
+    p.add_argument("--out", default="results/bench/latency.json",
+                   help="result JSON (default results/bench/latency.json)")
     p.set_defaults(func=run)
 
 

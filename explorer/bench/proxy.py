@@ -28,9 +28,10 @@ def run_bench(model: str = "repvit_m0_9", repeats: int = 3, threads: int = 1,
 
     from explorer.candidate import resolve
     from explorer.measure.complexity import count_params
+    from explorer.measure.latency import check_threads
     from explorer.measure.proxy import DEFAULT_PROXY, ZERO_COST, get_proxy
 
-    torch.set_num_threads(threads)
+    torch.set_num_threads(check_threads(threads))
     # a private cache folder: the first repeat of the default pays for its features
     os.environ["EXPLORER_CACHE_DIR"] = tempfile.mkdtemp(prefix="explorer-bench-proxy-")
     candidate = resolve(model)
@@ -76,7 +77,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "repvit_m0_9, 5.1M params)")
     p.add_argument("--repeats", type=int, default=3, help="repeats (default 3)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
-    p.add_argument("--out", default="results/bench/proxy.json")
+    p.add_argument("--out", default="results/bench/proxy.json",
+                   help="result JSON (default results/bench/proxy.json)")
     p.set_defaults(func=run)
 
 

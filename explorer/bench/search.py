@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from explorer.bench import environment, write_json
+from explorer.search_space import SPACES_DIR
 
 import numpy as np
 
@@ -137,7 +138,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("search", help="constrained TPE vs random search; trials/minute",
                        description=__doc__,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--space", default="search_spaces/repvit.yaml", metavar="FILE")
+    p.add_argument("--space", default=str(SPACES_DIR / "repvit.yaml"), metavar="FILE",
+                   help="search-space YAML (default: the shipped repvit.yaml)")
     p.add_argument("--trials", type=int, default=100,
                    help="trials per sampler with the predictor (default 100)")
     p.add_argument("--ort-trials", type=int, default=8,
@@ -147,12 +149,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--metrics", default="params,latency,proxy",
                    help="what the predictor runs measure per trial (default "
                         "params,latency,proxy)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--seed", type=int, default=0, help="sampler and proxy seed (default 0)")
+    p.add_argument("--threads", type=int, default=1, help="intra-op threads (default 1)")
     p.add_argument("--cache-dir", default=None, help="measurement cache folder")
     p.add_argument("--storage", default=None, metavar="URL",
                    help="keep the benchmark's studies here (default: a temporary file)")
-    p.add_argument("--out", default="results/bench/search.json")
+    p.add_argument("--out", default="results/bench/search.json",
+                   help="result JSON (default results/bench/search.json)")
     p.set_defaults(func=run)
 
 

@@ -1,7 +1,12 @@
-"""explorer bench: benchmark commands that write JSON under results/bench/.
+"""explorer bench: benchmarks that check the speed and quality targets and write JSON
+(results/bench/<name>.json by default; every file records the machine, its load and the
+library versions, so numbers from different runs can be compared honestly).
 
-Each benchmark lives in ``explorer/bench/<name>.py`` with ``register(subparsers)``.
-Speed targets are checked here, by commands, never by timed tests."""
+examples:
+  explorer bench latency --backend ort --repeats 5      # zoo latency vs the paper's ratios
+  explorer bench proxy                                  # seconds of every zero-cost proxy
+  explorer bench search --trials 100 --seed 2           # TPE vs random; trials per minute
+  explorer bench latency --models repvit_m0_9 --repeats 2 --out /tmp/quick.json"""
 from __future__ import annotations
 
 import argparse

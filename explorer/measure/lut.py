@@ -308,8 +308,9 @@ def build_table(specs: Sequence["NetworkSpec"], calibration: Sequence["NetworkSp
 
 def default_spaces() -> list[Path]:
     """The repository's search spaces (``search_spaces/*.yaml`` beside the package)."""
-    folder = Path(__file__).resolve().parents[2] / "search_spaces"
-    return sorted(folder.glob("*.yaml"))
+    from explorer.search_space import SPACES_DIR
+
+    return sorted(SPACES_DIR.glob("*.yaml"))
 
 
 def sample_specs(spaces: Sequence[str | Path], n: int, seed: int) -> list["NetworkSpec"]:
