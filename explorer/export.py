@@ -32,7 +32,9 @@ COREML_TARGET = "iOS16"
 
 
 def require(module: str, package: str, purpose: str) -> ModuleType:
-    """Import an optional dependency or say which package to install."""
+    """Import an optional dependency or say which package to install. Its logger is set
+    to errors only first: coremltools announces its missing macOS-only parts on import."""
+    logging.getLogger(module).setLevel(logging.ERROR)
     try:
         return importlib.import_module(module)
     except ImportError:
@@ -78,7 +80,6 @@ def torchscript(module: nn.Module, example: torch.Tensor, name: str = "model") -
 
 def coreml_model(module: nn.Module, example: torch.Tensor, name: str = "model") -> object:
     """A Core ML ML program (``coremltools.models.MLModel``) of ``module``; works on Linux."""
-    logging.getLogger("coremltools").setLevel(logging.ERROR)
     with _converting("Core ML", name):
         ct = require("coremltools", "coremltools", "Core ML export")
         traced = torch.jit.trace(module.eval(), example)

@@ -87,3 +87,12 @@ def test_export_cli(tmp_path, capsys):
     assert out.is_file()
     assert main(["export", "--format", "onnx", "--out", str(out)]) == 2
     assert "exactly one of" in capsys.readouterr().err
+
+
+def test_optional_imports_are_quiet():
+    import subprocess
+    import sys
+
+    code = "from explorer.export import require; require('coremltools', 'coremltools', 'x')"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0 and "Failed to load" not in proc.stderr
