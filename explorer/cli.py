@@ -33,6 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="explorer", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Latency-aware architecture exploration: replay the RepViT roadmap, "
                     "measure any model on real runtimes, search under a latency budget.")
+    from explorer import __version__
+
+    parser.add_argument("--version", action="version", version=f"explorer {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"explorer.commands.{name}").register(sub)

@@ -96,3 +96,13 @@ def test_interrupt_is_one_line_with_exit_130(capsys, monkeypatch):
     code, _, err = run_cli(capsys, "measure", "--model", "repvit_m0_9")
     assert code == 130 and "interrupted" in err and "re-running" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_module_entry_points_match_the_console_script():
+    for entry in (["-m", "explorer"], ["-m", "explorer.cli"]):
+        proc = subprocess.run([sys.executable, *entry, "measure", "--model", "nope"],
+                              capture_output=True, text=True)
+        assert proc.returncode == 2 and "unknown zoo model 'nope'" in proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "explorer", "--version"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout.startswith("explorer ")
