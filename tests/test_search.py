@@ -201,6 +201,12 @@ def test_cli_search_and_show(space, tmp_path, capsys):
     assert "budget must be a positive number" in capsys.readouterr().err
     assert main(["search", "--study", "nope", "--storage", db, "--show"]) == 2
     assert "no study 'nope'" in capsys.readouterr().err
+    blocker = tmp_path / "afile"
+    blocker.write_text("")
+    assert main(args[:-1] + [str(blocker / "t.csv"), "--study", "csv-check"]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+    with pytest.raises(ExplorerError, match="no study 'csv-check'"):  # failed before trials
+        load_result(db, "csv-check")
     assert optuna.load_study(study_name="cli", storage=f"sqlite:///{db}").user_attrs[
         "budget_ms"] == float(budget)
 

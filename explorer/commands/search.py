@@ -70,6 +70,12 @@ def run(args: argparse.Namespace) -> int:
     else:
         if not args.space:
             raise ExplorerError("give --space FILE (see search_spaces/)")
+        if args.csv:  # fail before the trials, not after them
+            from pathlib import Path
+
+            from explorer.measure.cache import make_dir
+
+            make_dir(Path(args.csv).parent)
         opts = measure_options.options(args)
         seed = opts.pop("seed")
         result = run_search(args.space, args.budget_ms, args.trials, args.objective,
