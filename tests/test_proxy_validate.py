@@ -214,3 +214,14 @@ def test_refit_writes_to_a_folder(tmp_path):
     saved = json.loads((tmp_path / fitted.COEFFICIENTS).read_text())
     assert saved["features"] == ["log_macs", "log_params"] and saved["alpha"] == 2.0
     assert -1 <= summary["tau_family_out"] <= 1 and summary["n"] == len(fitted.load_table())
+
+
+def test_refit_rejects_a_bad_alpha_before_writing(tmp_path):
+    from explorer.errors import DataError
+
+    shipped = fitted.resources.files("explorer.data") / fitted.COEFFICIENTS
+    before = shipped.read_text()
+    for alpha in (-1.0, 0.0, float("nan")):
+        with pytest.raises(DataError, match="--alpha must be a positive"):
+            fitted.refit(alpha=alpha)
+    assert shipped.read_text() == before

@@ -145,6 +145,8 @@ def refit(reference: str | None = None, features: Sequence[str] | None = None,
     from explorer.measure.cache import atomic_write_text
     from explorer.measure.proxies.validation import load_reference
 
+    if alpha is not None and not alpha > 0:  # checked before anything is overwritten
+        raise DataError(f"--alpha must be a positive ridge strength, got {alpha:g}")
     folder = out or Path(str(resources.files("explorer.data")))
     if reference is not None:
         table, failed = build_table(load_reference(reference))
