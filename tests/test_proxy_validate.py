@@ -225,3 +225,6 @@ def test_refit_rejects_a_bad_alpha_before_writing(tmp_path):
         with pytest.raises(DataError, match="--alpha must be a positive"):
             fitted.refit(alpha=alpha)
     assert shipped.read_text() == before
+    summary = fitted.refit(alpha=20.0, out=tmp_path)  # no table there: the shipped one
+    assert summary["n"] == len(fitted.load_table()) and (tmp_path / fitted.COEFFICIENTS).is_file()
+    assert shipped.read_text() == before

@@ -26,10 +26,21 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     verbs = p.add_subparsers(dest="verb", required=True, metavar="VERB")
 
-    ls = verbs.add_parser("list", help="the proxies and the packaged reference tables")
+    raw = argparse.RawDescriptionHelpFormatter
+    ls = verbs.add_parser("list", help="the proxies and the packaged reference tables",
+                          description="Every proxy with a one-line description (the default "
+                          "is marked) and the\npackaged reference tables for 'explorer proxy "
+                          "validate --reference NAME'.", formatter_class=raw)
     ls.set_defaults(func=run_list)
 
-    sc = verbs.add_parser("score", help="score one model with one or more proxies")
+    sc = verbs.add_parser("score", help="score one model with one or more proxies",
+                          formatter_class=raw, description="""\
+Score one model with one or more proxies (higher is better; scores are cached).
+
+examples:
+  explorer proxy score --model repvit_m0_9 --proxies default,synflow,naswot
+  explorer proxy score --spec my_net.yaml --resolution 160 --proxies all --json
+  explorer proxy score --timm resnet18 --proxies train --data ~/imagenette --steps 200""")
     add_candidate_args(sc)
     _add_common(sc)
     g = sc.add_argument_group("short-training proxy ('train')")
@@ -40,8 +51,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     sc.set_defaults(func=run_score)
 
     va = verbs.add_parser("validate", help="rank correlation with published top-1",
-                          description="Every proxy for every reference row, then Kendall "
-                          "tau / Spearman rho vs top1 (params and macs always included).")
+                          formatter_class=raw, description="""\
+Every proxy for every reference row, then Kendall tau / Spearman rho vs top1 (params
+and macs always included as baselines). Rows whose model cannot be built are listed as
+failed and left out of the correlation.
+
+examples:
+  explorer proxy validate --reference published-mobile --proxies default,zen
+  explorer proxy validate --reference my_models.csv --proxies all --out results/my_check""")
     va.add_argument("--reference", required=True, metavar="FILE.csv|NAME",
                     help="CSV with columns model, top1 (optional img_size), or a packaged "
                     "table name (see 'explorer proxy list')")
@@ -51,7 +68,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     _add_common(va)
     va.set_defaults(func=run_validate)
 
-    fi = verbs.add_parser("fit", help="refit the default (fitted) proxy's coefficients")
+    fi = verbs.add_parser("fit", help="refit the default (fitted) proxy's coefficients",
+                          formatter_class=raw, description="""\
+Refit the ridge regression behind the default ('fitted') proxy and print its held-out
+Kendall tau. Without --out this REPLACES the packaged coefficients in explorer/data
+(the default proxy changes for every later command); --out DIR writes elsewhere.
+
+examples:
+  explorer proxy fit --out /tmp/fit --alpha 20            # try a stronger ridge
+  explorer proxy fit --out /tmp/fit --features log_macs,log_params
+  explorer proxy fit --rebuild --reference timm-mobile-dev  # slow: builds every model""")
     fi.add_argument("--rebuild", action="store_true", help="recompute the feature table "
                     "from the reference first (slow: builds every model)")
     fi.add_argument("--reference", default="timm-mobile-dev", help="table to fit on "

@@ -157,7 +157,8 @@ def refit(reference: str | None = None, features: Sequence[str] | None = None,
                   "features), made by 'explorer proxy fit --rebuild'.\n")
         atomic_write_text(folder / FIT_TABLE, header + table.to_csv(index=False))
     else:
-        table = load_table() if out is None else _read_table(folder / FIT_TABLE)
+        own = folder / FIT_TABLE  # --out DIR without a table of its own: the shipped one
+        table = _read_table(own) if out is not None and own.is_file() else load_table()
     model = fit(table, features or DEFAULT_FEATURES, DEFAULT_ALPHA if alpha is None else alpha)
     atomic_write_text(folder / COEFFICIENTS, model.to_json())
     return {"n": len(table), "features": list(model.features), "alpha": model.alpha,
