@@ -14,6 +14,7 @@ import statistics
 import time
 from typing import Any
 
+from explorer.commands._common import add_command
 from explorer.bench import environment, write_json
 
 from explorer.measure.timing import Protocol
@@ -87,9 +88,8 @@ def run_bench(models: list[str], backend: str = "ort", threads: int = 1, repeats
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("latency", help="zoo latency, repeated and interleaved, vs the paper",
-                       description=__doc__,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = add_command(sub, "latency", help="zoo latency, repeated and interleaved, vs the paper",
+                    description=__doc__)
     p.add_argument("--backend", default="ort", help="latency backend (default ort)")
     p.add_argument("--threads", type=int, default=1, help="intra-op threads (default 1)")
     p.add_argument("--repeats", type=int, default=5, help="interleaved repeats (default 5)")

@@ -16,6 +16,7 @@ import tempfile
 import time
 from typing import Any
 
+from explorer.commands._common import add_command
 from explorer.bench import environment, write_json
 
 TARGET_S = 10.0
@@ -70,9 +71,8 @@ def run_bench(model: str = "repvit_m0_9", repeats: int = 3, threads: int = 1,
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("proxy", help="seconds of every zero-cost proxy on a 5M-param model",
-                       description=__doc__,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = add_command(sub, "proxy", help="seconds of every zero-cost proxy on a 5M-param model",
+                    description=__doc__)
     p.add_argument("--model", default="repvit_m0_9", help="zoo/timm model (default "
                    "repvit_m0_9, 5.1M params)")
     p.add_argument("--repeats", type=int, default=3, help="repeats (default 3)")

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from explorer.bench import environment, write_json
+from explorer.commands._common import add_cache_dir, add_command
 from explorer.search_space import SPACES_DIR
 
 import numpy as np
@@ -135,9 +136,8 @@ def run_bench(space_path: str, trials: int, ort_trials: int, seed: int,
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("search", help="constrained TPE vs random search; trials/minute",
-                       description=__doc__,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = add_command(sub, "search", help="constrained TPE vs random search; trials/minute",
+                    description=__doc__)
     p.add_argument("--space", default=str(SPACES_DIR / "repvit.yaml"), metavar="FILE",
                    help="search-space YAML (default: the shipped repvit.yaml)")
     p.add_argument("--trials", type=int, default=100,
@@ -151,7 +151,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "params,latency,proxy)")
     p.add_argument("--seed", type=int, default=0, help="sampler and proxy seed (default 0)")
     p.add_argument("--threads", type=int, default=1, help="intra-op threads (default 1)")
-    p.add_argument("--cache-dir", default=None, help="measurement cache folder")
+    add_cache_dir(p)
     p.add_argument("--storage", default=None, metavar="URL",
                    help="keep the benchmark's studies here (default: a temporary file)")
     p.add_argument("--out", default="results/bench/search.json",

@@ -9,6 +9,19 @@ from typing import Any
 from explorer.candidate import Candidate
 
 
+def add_command(sub: argparse._SubParsersAction, name: str, **kwargs: Any
+                ) -> argparse.ArgumentParser:
+    """A subcommand parser whose description keeps its line breaks, so the examples in
+    every command's help read as written."""
+    return sub.add_parser(name, formatter_class=argparse.RawDescriptionHelpFormatter, **kwargs)
+
+
+def add_cache_dir(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """--cache-dir, the same for every command that measures or reads measurements."""
+    p.add_argument("--cache-dir", default=None, help="cache folder (default "
+                   "$EXPLORER_CACHE_DIR or ~/.cache/explorer)")
+
+
 def add_candidate_args(p: argparse.ArgumentParser, required: bool = True) -> None:
     """--model (zoo) | --timm (any timm architecture) | --spec FILE, plus --resolution."""
     g = p.add_mutually_exclusive_group(required=required)

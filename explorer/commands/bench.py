@@ -12,13 +12,14 @@ from __future__ import annotations
 import argparse
 import importlib
 
+from explorer.commands._common import add_command
+
 BENCHMARKS = ["latency", "proxy", "search"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("bench", help="benchmarks (JSON under results/bench/)",
-                       description=__doc__,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = add_command(sub, "bench", help="benchmarks (JSON under results/bench/)",
+                    description=__doc__)
     bench_sub = p.add_subparsers(dest="bench", required=True, metavar="BENCHMARK")
     for name in BENCHMARKS:
         importlib.import_module(f"explorer.bench.{name}").register(bench_sub)

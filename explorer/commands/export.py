@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import argparse
 
-from explorer.commands._common import add_candidate_args, candidate_from_args, print_json
+from explorer.commands._common import (add_candidate_args, add_command, candidate_from_args,
+                                       print_json)
 
 HELP = """Export the deployed (fused) model, exactly what explorer times.
 
@@ -20,8 +21,8 @@ examples:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("export", help="export the deployed model (onnx, coreml, torchscript)",
-                       description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = add_command(sub, "export", help="export the deployed model (onnx, coreml, torchscript)",
+                    description=HELP)
     add_candidate_args(p, required=False)
     p.add_argument("--roadmap", action="store_true",
                    help="export every roadmap step (one file each, into the --out folder)")

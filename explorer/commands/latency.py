@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from explorer.commands._common import print_json, print_table
+from explorer.commands._common import add_cache_dir, add_command, print_json, print_table
 
 HELP = """Import latencies measured elsewhere (e.g. an iPhone with Xcode's Core ML
 performance report on packages from 'explorer export --format coreml').
@@ -19,16 +19,14 @@ examples:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("latency", help="import latencies measured on a device",
-                       description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = add_command(sub, "latency", help="import latencies measured on a device",
+                    description=HELP)
     lat_sub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
-    imp = lat_sub.add_parser("import", help="import a CSV of device latencies",
-                             description=HELP,
-                             formatter_class=argparse.RawDescriptionHelpFormatter)
+    imp = add_command(lat_sub, "import", help="import a CSV of device latencies",
+                      description=HELP)
     imp.add_argument("file", metavar="FILE.csv")
     imp.add_argument("--device", required=True, help="device name, used as device:NAME")
-    imp.add_argument("--cache-dir", default=None, help="cache folder (default "
-                     "$EXPLORER_CACHE_DIR or ~/.cache/explorer)")
+    add_cache_dir(imp)
     imp.add_argument("--json", action="store_true", help="print the imported rows as JSON")
     imp.set_defaults(func=run_import)
 

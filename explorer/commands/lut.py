@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from explorer.commands._common import print_json
+from explorer.commands._common import add_cache_dir, add_command, print_json
 
 HELP = """Latency predictor for fast search: a table of per-unit latencies (stem, each
 downsampling unit and block configuration, head) measured once on a real backend, summed
@@ -29,18 +29,16 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
     p.add_argument("--table", default=None, metavar="PATH", help="table file (default: "
                    "in the cache folder, per backend, threads, machine and versions)")
-    p.add_argument("--cache-dir", default=None, help="cache folder (default "
-                   "$EXPLORER_CACHE_DIR or ~/.cache/explorer)")
+    add_cache_dir(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("lut", help="build / validate the latency predictor",
-                       description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = add_command(sub, "lut", help="build / validate the latency predictor",
+                    description=HELP)
     lut_sub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
-    build = lut_sub.add_parser("build", help="measure unit configurations, fit calibration",
-                               description=HELP,
-                               formatter_class=argparse.RawDescriptionHelpFormatter)
+    build = add_command(lut_sub, "build", help="measure unit configurations, fit calibration",
+                        description=HELP)
     _common(build)
     build.add_argument("--model", action="append", default=[], metavar="NAME",
                        help="also cover this zoo model (repeatable)")
@@ -49,9 +47,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     build.add_argument("--calibration", type=int, default=12, metavar="N",
                        help="full networks measured to fit the calibration (default 12)")
     build.set_defaults(func=run_build, samples_default=40)
-    val = lut_sub.add_parser("validate", help="predicted vs measured on random networks",
-                             description=HELP,
-                             formatter_class=argparse.RawDescriptionHelpFormatter)
+    val = add_command(lut_sub, "validate", help="predicted vs measured on random networks",
+                      description=HELP)
     _common(val)
     val.set_defaults(func=run_validate, samples_default=30)
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import argparse
 
-from explorer.commands._common import (add_candidate_args, candidate_from_args, print_json,
-                                       split_list)
+from explorer.commands._common import (add_candidate_args, add_command, candidate_from_args,
+                                       print_json, split_list)
 
 HELP = """Measure one model: a zoo spec, any timm architecture, or a spec file.
 
@@ -20,8 +20,8 @@ examples:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("measure", help="params, MACs, latency, proxy of one model",
-                       description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = add_command(sub, "measure", help="params, MACs, latency, proxy of one model",
+                    description=HELP)
     add_candidate_args(p, required=False)
     p.add_argument("--metrics", default="params,macs",
                    help="comma-separated metrics (default: params,macs)")

@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from explorer.commands._common import add_cache_dir
+
 
 def add(p: argparse.ArgumentParser, backend_default: str = "ort") -> None:
     """Register measurement options on a subcommand parser."""
@@ -21,8 +23,7 @@ def add(p: argparse.ArgumentParser, backend_default: str = "ort") -> None:
     g.add_argument("--seed", type=int, default=0, help="seed for proxies and sampling")
     g.add_argument("--no-cache", action="store_true", help="re-measure instead of reusing "
                    "cached results (fresh results still replace the cached ones)")
-    g.add_argument("--cache-dir", default=None, help="cache folder (default "
-                   "$EXPLORER_CACHE_DIR or ~/.cache/explorer)")
+    add_cache_dir(g)
 
 
 def options(args: argparse.Namespace) -> dict[str, Any]:

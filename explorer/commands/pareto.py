@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from explorer.commands._common import add_cache_dir, add_command
+
 HELP = """Draw a study's trials (proxy vs latency), its feasible Pareto front, the latency
 budget, the roadmap steps (from results/roadmap.csv when measured on the same backend,
 threads and proxy) and the zoo's reference models (MobileNetV3-L, RepViT-M0.9..M2.3,
@@ -28,7 +30,7 @@ def add_study_args(p: argparse.ArgumentParser) -> None:
                              "proxy are the study's)")
     g.add_argument("--seed", type=int, default=0, help="proxy seed")
     g.add_argument("--no-cache", action="store_true", help="re-measure the references")
-    g.add_argument("--cache-dir", default=None, help="cache folder")
+    add_cache_dir(g)
 
 
 def study_inputs(args: argparse.Namespace) -> tuple:  # type: ignore[type-arg]
@@ -45,8 +47,7 @@ def study_inputs(args: argparse.Namespace) -> tuple:  # type: ignore[type-arg]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("pareto", help="Pareto figure of a study", description=HELP,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = add_command(sub, "pareto", help="Pareto figure of a study", description=HELP)
     add_study_args(p)
     p.add_argument("--budget-ms", type=float, default=None, metavar="MS",
                    help="budget line to draw (default: the study's budget)")

@@ -4,8 +4,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from explorer.commands._common import (add_candidate_args, candidate_from_args, print_json,
-                                       print_table, split_list)
+from explorer.commands._common import (add_cache_dir, add_candidate_args, add_command,
+                                       candidate_from_args, print_json, print_table,
+                                       split_list)
 
 HELP = """Accuracy proxies: scores that should rank architectures like ImageNet top-1.
 
@@ -22,8 +23,8 @@ examples:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("proxy", help="accuracy proxies: list, score, validate, fit",
-                       description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = add_command(sub, "proxy", help="accuracy proxies: list, score, validate, fit",
+                    description=HELP)
     verbs = p.add_subparsers(dest="verb", required=True, metavar="VERB")
 
     raw = argparse.RawDescriptionHelpFormatter
@@ -97,8 +98,7 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--no-cache", action="store_true", help="recompute cached scores")
-    p.add_argument("--cache-dir", default=None, help="cache folder (default "
-                   "$EXPLORER_CACHE_DIR or ~/.cache/explorer)")
+    add_cache_dir(p)
 
 
 def _proxy_list(text: str) -> list[str]:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from explorer.commands._common import add_command
+
 HELP = """Write report.md for a study: setup (objective, budget, space), machine, backend
 and library versions, the Pareto figure (pareto.png, see 'explorer pareto'), the best
 feasible architectures with their specs, the Pareto set, the reference models and the
@@ -16,8 +18,7 @@ examples:
 def register(sub: argparse._SubParsersAction) -> None:
     from explorer.commands.pareto import add_study_args
 
-    p = sub.add_parser("report", help="Markdown report of a study", description=HELP,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = add_command(sub, "report", help="Markdown report of a study", description=HELP)
     add_study_args(p)
     p.add_argument("--top", type=int, default=5, help="best architectures listed (default 5)")
     p.set_defaults(func=run)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from explorer.commands._common import add_command
+
 HELP = """Replay the paper's MobileNetV3-L -> RepViT-M0.9 roadmap as design edits and
 measure every step (params, MACs, latency on the deployed model, accuracy proxy)
 beside the paper's iPhone 12 latency and top-1. Writes roadmap.csv / roadmap.md
@@ -19,8 +21,8 @@ examples:
 def register(sub: argparse._SubParsersAction) -> None:
     from explorer.commands import measure_options
 
-    p = sub.add_parser("roadmap", help="reproduce the paper's roadmap table",
-                       description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = add_command(sub, "roadmap", help="reproduce the paper's roadmap table",
+                    description=HELP)
     p.add_argument("--out", default="results", help="output folder (default: results)")
     p.add_argument("--ablate", action="store_true",
                    help="also write the leave-one-out ablation table")

@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from explorer.commands._common import add_command
+
 HELP = """Search a space of architectures (search_spaces/*.yaml) under a latency budget.
 
 Objective 'proxy' (default) maximizes the accuracy proxy subject to latency <= budget
@@ -27,8 +29,8 @@ TABLE = ["trial", "proxy", "latency_ms", "params_M", "macs_M", "resolution", "wi
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("search", help="Optuna search under a latency budget",
-                       description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = add_command(sub, "search", help="Optuna search under a latency budget",
+                    description=HELP)
     p.add_argument("--space", metavar="FILE", help="search-space YAML (search_spaces/*.yaml)")
     p.add_argument("--budget-ms", type=float, default=None, metavar="MS",
                    help="latency budget in ms (required for --objective proxy)")
