@@ -120,9 +120,10 @@ def _map_blocks(spec: NetworkSpec, fn: Callable[[int, int, BlockSpec], BlockSpec
     return dataclasses.replace(spec, stages=stages)
 
 
-def _map_downsample(spec: NetworkSpec, **changes: object) -> NetworkSpec:
-    stages = tuple(dataclasses.replace(st, downsample=dataclasses.replace(st.downsample, **changes))
-                   if st.downsample else st for st in spec.stages)
+def _map_downsample(spec: NetworkSpec, fn: Callable[[DownsampleSpec], DownsampleSpec]
+                    ) -> NetworkSpec:
+    stages = tuple(dataclasses.replace(st, downsample=fn(st.downsample)) if st.downsample
+                   else st for st in spec.stages)
     return dataclasses.replace(spec, stages=stages)
 
 
@@ -136,12 +137,10 @@ def gelu(spec: NetworkSpec) -> NetworkSpec:
     """Every ReLU/hard-swish in stem, blocks, downsampling units and head becomes GELU.
     SE keeps its ReLU and gate (the paper does not say; the final RepViT does the same)."""
     spec = _map_blocks(spec, lambda s, b, blk: dataclasses.replace(blk, act=_gelu(blk.act)))
-    stages = tuple(dataclasses.replace(st, downsample=dataclasses.replace(
-        st.downsample, act=_gelu(st.downsample.act))) if st.downsample else st
-        for st in spec.stages)
+    spec = _map_downsample(spec, lambda d: dataclasses.replace(d, act=_gelu(d.act)))
     stem = dataclasses.replace(spec.stem, acts=tuple(_gelu(a) for a in spec.stem.acts))
     head = dataclasses.replace(spec.head, act=_gelu(spec.head.act))
-    return dataclasses.replace(spec, stages=stages, stem=stem, head=head)
+    return dataclasses.replace(spec, stem=stem, head=head)
 
 
 @register("align_recipe", "Aligning training recipe (AdamW, 300 epochs, no distillation)")
@@ -166,7 +165,7 @@ def split_mixers(spec: NetworkSpec) -> NetworkSpec:
 def expansion_2(spec: NetworkSpec) -> NetworkSpec:
     """Expansion ratio 2 in every block and downsampling unit (MBv3 used 2.3 to 6)."""
     spec = _map_blocks(spec, lambda s, b, blk: dataclasses.replace(blk, expansion=2.0))
-    return _map_downsample(spec, expansion=2.0)
+    return _map_downsample(spec, lambda d: dataclasses.replace(d, expansion=2.0))
 
 
 def set_widths(spec: NetworkSpec, widths: tuple[int, ...]) -> NetworkSpec:
@@ -259,7 +258,7 @@ def stage_depths(spec: NetworkSpec) -> NetworkSpec:
 def kernel_3x3(spec: NetworkSpec) -> NetworkSpec:
     """Replaces MBv3's 5x5 kernels (body blocks and downsampling units)."""
     spec = _map_blocks(spec, lambda s, b, blk: dataclasses.replace(blk, kernel=3))
-    return _map_downsample(spec, kernel=3)
+    return _map_downsample(spec, lambda d: dataclasses.replace(d, kernel=3))
 
 
 @register("se_alternate", "SE placement: SE in the 1st, 3rd, 5th... block of each stage")
