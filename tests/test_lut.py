@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import statistics
 
 import pytest
 import torch
@@ -89,11 +90,21 @@ def test_prediction_tracks_real_latency(tmp_path, quick_protocols):
     assert cal["scale"][lut.GROUPS.index("block:ir")] == pytest.approx(1.0)  # no ir block to fit on
     result = lut.validate(table, [*held, calib[0]], cache_dir=tmp_path, progress=False)
     assert result["samples"] == 2 and result["excluded_calibration_networks"] == 1
-    assert result["median_abs_pct_error"] < 60
-    assert {"within_5pct", "within_10pct", "rows"} <= set(result)
+    errors = [abs(row["error_pct"]) for row in result["rows"]]
+    assert result["median_abs_pct_error"] == statistics.median(errors) < 60
+    assert result["within_10pct"] == sum(e <= 10 for e in errors) / 2
     for row in result["rows"]:  # two interleaved rounds, the lower median is the truth
         assert len(row["round_medians_ms"]) == lut.ROUNDS == 2
         assert row["measured_ms"] == min(row["round_medians_ms"])
+        assert row["error_pct"] == pytest.approx(
+            100 * (row["predicted_ms"] - row["measured_ms"]) / row["measured_ms"])
+    # the band can fail: a predictor 10x off (every scale and the offset) is caught
+    table.calibration = {**cal, "scale": [10 * s for s in cal["scale"]],
+                         "offset": 10 * cal["offset"]}
+    wrong = lut.validate(table, held, cache_dir=tmp_path, progress=False)
+    assert [r["predicted_ms"] for r in wrong["rows"]] == pytest.approx(
+        [10 * r["predicted_ms"] for r in result["rows"]])
+    assert wrong["median_abs_pct_error"] > 100
 
 
 def test_table_for_another_backend_is_rejected(tmp_path):

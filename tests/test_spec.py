@@ -60,12 +60,12 @@ def test_validation_names_the_field(tiny, path, value, needle):
 
 def test_se_needs_divisible_channels(tiny):
     # block 0 of stage 1 sees 18 channels from a width-18 block: 18 % 4 != 0
-    data = _mutate(tiny, ("stages", 0, "blocks", 1, "width"), 18)
+    no_downsample = NetworkSpec.from_dict(_mutate(tiny, ("stages", 1, "downsample"), None))
     with pytest.raises(SpecError, match=r"stages\[1\].blocks\[0\].se"):
-        NetworkSpec.from_dict(_mutate(NetworkSpec.from_dict(
-            _mutate(tiny, ("stages", 1, "downsample"), None)), ("stages", 0, "blocks", 1,
-                                                                 "width"), 18))
-    assert data  # the intermediate dict is valid input shape
+        NetworkSpec.from_dict(_mutate(no_downsample, ("stages", 0, "blocks", 1, "width"), 18))
+    # with the downsample unit in between, the SE block sees its 32 channels: valid
+    valid = NetworkSpec.from_dict(_mutate(tiny, ("stages", 0, "blocks", 1, "width"), 18))
+    assert valid.stages[0].blocks[1].width == 18 and valid.stages[1].blocks[0].se
 
 
 def test_unknown_and_missing_fields(tiny):
