@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Callable, Iterator
 import torch
 from torch import nn
 
-from explorer.errors import BackendError, MissingDependencyError
+from explorer.errors import BackendError, MissingDependencyError, OutputError
+from explorer.measure.cache import make_dir, safe_stem
 
 if TYPE_CHECKING:
     from explorer.candidate import Candidate
@@ -111,7 +112,8 @@ FORMATS: dict[str, tuple[str, Callable[[nn.Module, torch.Tensor, Path, str], Non
 
 
 def output_path(out: str | Path, fmt: str, name: str) -> Path:
-    """``out`` itself if it ends in the format's suffix, else ``out/<name><suffix>``; a
+    """``out`` itself if it ends in the format's suffix, else ``out/<name><suffix>`` with
+    the name made safe (:func:`safe_stem`: a spec or study name never leaves ``out``); a
     file name for another format (``--format onnx --out m.pt``) is a mistake, not a folder."""
     suffix = FORMATS[fmt][0]
     out = Path(out)
@@ -119,18 +121,32 @@ def output_path(out: str | Path, fmt: str, name: str) -> Path:
     if out.suffix in others:
         raise BackendError(f"--out {out} ends in {out.suffix}, but --format {fmt} writes "
                            f"{suffix} files: give a {suffix} file or a folder")
-    return out if out.suffix == suffix else out / f"{name}{suffix}"
+    return out if out.suffix == suffix else out / f"{safe_stem(name)}{suffix}"
+
+
+def _check_replaceable(path: Path, fmt: str) -> None:
+    """An existing target may only be a previous export of the same format: a file, or
+    for Core ML a package (a folder with ``Manifest.json``). Any other folder is the
+    user's, and explorer never deletes it."""
+    if not path.exists() and not path.is_symlink():
+        return
+    previous = (not path.is_symlink() and (path / "Manifest.json").is_file()
+                if fmt == "coreml" else path.is_file())
+    if not previous:
+        raise OutputError(f"--out {path} already exists and is not a {FORMATS[fmt][0]} "
+                          f"export; explorer does not replace it: give a new file name or "
+                          f"a folder to write into")
 
 
 def export(candidate: "Candidate", fmt: str, out: str | Path) -> Path:
     """Write the deployed model of ``candidate`` in ``fmt`` to ``out`` (a file path with the
     format's suffix, or a folder). Written beside the target first, then renamed, so a
-    failed export leaves nothing behind."""
+    failed export leaves nothing behind; an existing target is replaced only when it is a
+    previous export (see :func:`_check_replaceable`)."""
     if fmt not in FORMATS:
         raise BackendError(f"unknown export format {fmt!r}; choose from {', '.join(FORMATS)}")
-    from explorer.measure.cache import make_dir
-
     path = output_path(out, fmt, candidate.name)
+    _check_replaceable(path, fmt)
     make_dir(path.parent)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
     try:

@@ -50,11 +50,54 @@ def test_coreml_package_for_both_block_families(tmp_path, family):
 
 @pytest.mark.skipif(platform.system() == "Darwin", reason="Core ML predicts on macOS")
 def test_coreml_backend_writes_package_then_says_it_cannot_time(tmp_path):
+    cache = tmp_path / "cache"
+    spec = tiny_spec(resolution=32)
     with pytest.raises(BackendError, match="only on macOS.*explorer latency import"):
-        measure_latency(from_spec(tiny_spec(resolution=32)), "coreml", cache_dir=tmp_path,
+        measure_latency(from_spec(spec), "coreml", cache_dir=cache, protocol=QUICK)
+    assert (cache / "coreml" / "tiny.mlpackage" / "Manifest.json").is_file()
+    assert not (cache / "latency").exists()
+    with pytest.raises(BackendError, match="only on macOS"):  # a name is never a path
+        measure_latency(from_spec(spec, name="../../escaped"), "coreml", cache_dir=cache,
                         protocol=QUICK)
-    assert (tmp_path / "coreml" / "tiny.mlpackage" / "Manifest.json").is_file()
-    assert not (tmp_path / "latency").exists()
+    assert (cache / "coreml" / "_.._escaped.mlpackage").is_dir()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache"]
+
+
+@pytest.mark.parametrize("name, stem", [("../../specescape", "_.._specescape"),
+                                        ("/tmp/absolute", "_tmp_absolute"),
+                                        ("study/with/slash-trial3", "study_with_slash-trial3"),
+                                        ("..", "unnamed")])
+def test_names_never_leave_the_out_folder(tmp_path, name, stem):
+    out = tmp_path / "a" / "b"
+    path = export(from_spec(tiny_spec(resolution=32), name=name), "torchscript", out)
+    assert path == out / f"{stem}.pt" and path.is_file()
+    assert [p.name for p in tmp_path.iterdir()] == ["a"]
+    assert [p.name for p in (tmp_path / "a").iterdir()] == ["b"]
+
+
+def test_spec_name_field_is_sanitised_through_the_cli(tmp_path, capsys):
+    spec_file = tmp_path / "evil.json"
+    spec_file.write_text(tiny_spec(resolution=32).replace(name="../../specescape").to_json())
+    out = tmp_path / "x" / "y"
+    assert main(["export", "--spec", str(spec_file), "--format", "torchscript", "--out",
+                 str(out)]) == 0
+    assert [p.name for p in out.iterdir()] == ["_.._specescape.pt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["evil.json", "x"]
+
+
+@pytest.mark.parametrize("fmt, target", [("onnx", "keep.onnx"), ("torchscript", "keep.pt"),
+                                         ("coreml", "keep.mlpackage")])
+def test_export_never_deletes_an_existing_folder(tmp_path, capsys, fmt, target):
+    spec_file = tmp_path / "tiny.json"
+    spec_file.write_text(tiny_spec(resolution=32).to_json())
+    user = tmp_path / target
+    user.mkdir()
+    (user / "thesis.tex").write_text("years of work")
+    assert main(["export", "--spec", str(spec_file), "--format", fmt,
+                 "--out", f"{user}/"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "already exists and is not" in err
+    assert (user / "thesis.tex").read_text() == "years of work"
 
 
 def test_suffix_of_another_format_is_an_error(tmp_path):

@@ -10,17 +10,33 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from explorer.errors import OutputError
-from typing import Any
+
+#: characters a file name derived from a user-chosen name keeps (see :func:`safe_stem`)
+_UNSAFE = re.compile(r"[^A-Za-z0-9._+-]+")
+MAX_STEM = 100
 
 
 def default_cache_dir() -> Path:
     """``$EXPLORER_CACHE_DIR`` if set, else ``~/.cache/explorer``."""
     env = os.environ.get("EXPLORER_CACHE_DIR")
     return Path(env) if env else Path.home() / ".cache" / "explorer"
+
+
+def safe_stem(name: str) -> str:
+    """The file-name stem for a user-chosen name (spec ``name:``, study, model label).
+
+    Names are free text, but a file named after one must stay in the folder the user
+    gave: every run of characters other than letters, digits and ``. _ + -`` becomes
+    ``_``, leading dots are dropped (no ``..``, no hidden files) and the stem is cut to
+    100 characters. So ``../../x`` and ``/abs/x`` become plain names, never paths."""
+    stem = _UNSAFE.sub("_", name).lstrip(".")[:MAX_STEM]
+    return stem or "unnamed"
 
 
 def make_dir(folder: str | Path) -> Path:

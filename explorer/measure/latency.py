@@ -24,7 +24,7 @@ import torch
 from explorer.errors import BackendError
 from explorer.export import coreml_model, example_input, onnx_bytes, require
 from explorer.machine import fingerprint, versions
-from explorer.measure.cache import Cache, default_cache_dir, make_dir
+from explorer.measure.cache import Cache, default_cache_dir, make_dir, safe_stem
 from explorer.measure.timing import Protocol, Runner, Timing, time_runner, timed
 
 if TYPE_CHECKING:
@@ -204,7 +204,7 @@ class CoreMLBackend(Backend):
         model = coreml_model(module, example, label)
         folder = self.package_dir or Path(tempfile.gettempdir()) / "explorer-coreml"
         make_dir(folder)
-        path = folder / f"{label}.mlpackage"
+        path = folder / f"{safe_stem(label)}.mlpackage"  # a model's name never leaves it
         model.save(str(path))
         if platform.system() != "Darwin":
             raise BackendError(
