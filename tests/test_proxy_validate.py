@@ -161,17 +161,53 @@ def test_short_training_errors(tmp_path, monkeypatch):
         score(cand, "train", data=str(tmp_path / "empty"))
 
 
-def test_cifar10_batches(tmp_path):
+@pytest.mark.parametrize("protocol", [2, 5])  # CIFAR-10's own files are protocol 2
+def test_cifar10_batches(tmp_path, protocol):
     import pickle
 
     rng = np.random.default_rng(0)
     for name in ("data_batch_1", "test_batch"):
-        batch = {b"data": rng.integers(0, 255, (6, 3072), dtype=np.uint8),
-                 b"labels": [0, 1, 2, 0, 1, 2]}
-        (tmp_path / name).write_bytes(pickle.dumps(batch))
+        batch = {b"batch_label": b"testing", b"data": rng.integers(0, 255, (6, 3072),
+                                                                   dtype=np.uint8),
+                 b"labels": [0, 1, 2, 0, 1, 2], b"filenames": [b"a.png"] * 6}
+        (tmp_path / name).write_bytes(pickle.dumps(batch, protocol=protocol))
     r = score(from_spec(tiny_spec(resolution=32)), "train", data=str(tmp_path), steps=2,
               batch=4, resolution=16)
     assert r.extra["n_train"] == 6 and r.extra["n_val"] == 6
+
+
+class _Payload:
+    """A crafted 'batch': unpickling it with pickle.load would run a shell command."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return os.system, (f"touch {self.marker}",)
+
+
+@pytest.mark.parametrize("batch, message", [
+    ("payload", "refused posix.system"),
+    ({b"data": [1, 2], b"labels": [0]}, "is not a CIFAR-10 batch"),
+    ({b"data": np.zeros((1, 3072), np.uint8), b"labels": [42]}, "is not a CIFAR-10 batch")])
+def test_cifar10_batch_that_runs_code_or_is_malformed_is_refused(tmp_path, capsys, batch,
+                                                                 message):
+    import pickle
+
+    marker = tmp_path / "pwned"
+    data = tmp_path / "cifar"
+    data.mkdir()
+    for name in ("data_batch_1", "test_batch"):
+        (data / name).write_bytes(pickle.dumps(_Payload(marker) if batch == "payload"
+                                               else batch, protocol=2))
+    spec_file = tmp_path / "tiny.json"
+    spec_file.write_text(tiny_spec(resolution=32).to_json())
+    code, _, err = run_cli(capsys, "proxy", "score", "--spec", spec_file, "--proxies", "train",
+                           "--data", data, "--steps", 1, "--cache-dir", tmp_path / "cache")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and message in err
+    assert not marker.exists()
 
 
 def test_fitted_model_round_trip_and_held_out():

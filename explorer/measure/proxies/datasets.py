@@ -5,6 +5,9 @@ Two layouts are read, fully into memory (capped by ``max_images``):
 * an ImageFolder tree: ``ROOT/CLASS/*.png|jpg|...``, or ``ROOT/train/CLASS/...`` plus
   ``ROOT/val/CLASS/...`` when the held-out split is given;
 * CIFAR-10's python batches: a folder with ``data_batch_1`` ... and ``test_batch``.
+  They are pickles, and a pickle can run code, so they are read by
+  :class:`_BatchUnpickler`, which rebuilds only what the format holds (a dict of
+  bytes/str keys, numpy arrays, lists of ints and byte strings) and refuses anything else.
 
 Without a given split, a seeded fraction of each class is held out.
 """
@@ -13,6 +16,7 @@ from __future__ import annotations
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -33,6 +37,41 @@ class Dataset:
     train: Split
     val: Split
     classes: tuple[str, ...]
+
+
+class _BatchUnpickler(pickle.Unpickler):
+    """Unpickles only numpy arrays (through the globals numpy's own pickles name) and
+    plain containers: any other global, e.g. ``os.system``, is refused before it runs."""
+
+    ALLOWED = {("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
+               *((f"numpy.{core}.multiarray", "_reconstruct") for core in ("core", "_core")),
+               *((f"numpy.{core}.numeric", "_frombuffer") for core in ("core", "_core"))}
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"refused {module}.{name}: a CIFAR-10 batch holds "
+                                         "only arrays, lists and strings")
+        return super().find_class(module, name)
+
+
+def _read_batch(path: Path) -> tuple[Any, list[int]]:
+    """(uint8 images N x 3072, labels) of one CIFAR-10 python batch, read safely."""
+    import numpy as np
+
+    try:
+        with open(path, "rb") as fh:
+            batch = _BatchUnpickler(fh, encoding="bytes").load()
+    except (OSError, EOFError, ValueError, pickle.UnpicklingError) as exc:
+        raise DataError(f"cannot read CIFAR-10 batch {path}: {exc}") from None
+    data = batch.get(b"data") if isinstance(batch, dict) else None
+    labels = batch.get(b"labels") if isinstance(batch, dict) else None
+    if not (isinstance(data, np.ndarray) and data.dtype == np.uint8 and data.ndim == 2
+            and data.shape[1] == 3 * 32 * 32 and isinstance(labels, list)
+            and len(labels) == len(data)
+            and all(type(v) is int and 0 <= v < 10 for v in labels)):
+        raise DataError(f"{path} is not a CIFAR-10 batch (a dict with b'data', uint8 "
+                        "N x 3072, and b'labels', N integers 0-9)")
+    return data, labels
 
 
 def load(path: str | Path, resolution: int, holdout: float = 0.2, max_images: int = 2000,
@@ -110,13 +149,9 @@ def _cifar10(root: Path, resolution: int, max_images: int) -> Dataset:
     def read(names: list[str]) -> Split:
         data, labels = [], []
         for name in names:
-            try:
-                with open(root / name, "rb") as fh:
-                    batch = pickle.load(fh, encoding="bytes")
-                data.append(torch.as_tensor(batch[b"data"]))
-                labels += list(batch[b"labels"])
-            except (OSError, KeyError, pickle.UnpicklingError) as exc:
-                raise DataError(f"cannot read CIFAR-10 batch {root / name}: {exc}") from None
+            images, batch_labels = _read_batch(root / name)
+            data.append(torch.as_tensor(images))
+            labels += batch_labels
         x = torch.cat(data)[:max_images].view(-1, 3, 32, 32).float() / 255.0
         if resolution != 32:
             x = torch.nn.functional.interpolate(x, size=resolution, mode="bilinear",
