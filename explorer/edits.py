@@ -26,6 +26,8 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import inspect
+import os
+import sys
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
@@ -76,6 +78,21 @@ def register(name: str, description: str) -> Callable[[EditFn], EditFn]:
     return wrap
 
 
+def import_user_module(name: str) -> object:
+    """Import a user's ``module`` of a ``module:function`` reference as ``python -m`` would:
+    with the current folder first on ``sys.path`` (the ``explorer`` script's own
+    ``sys.path`` starts at its bin folder). Importing runs the module's code."""
+    cwd = os.getcwd()
+    added = cwd not in sys.path
+    if added:
+        sys.path.insert(0, cwd)
+    try:
+        return importlib.import_module(name)
+    finally:
+        if added:
+            sys.path.remove(cwd)
+
+
 def get_edit(ref: str | Edit | EditFn) -> Edit:
     """An :class:`Edit` from a registered name, ``module:function``, or a callable."""
     if isinstance(ref, Edit):
@@ -88,7 +105,7 @@ def get_edit(ref: str | Edit | EditFn) -> Edit:
     if ":" in ref:
         module_name, _, attr = ref.partition(":")
         try:
-            module = importlib.import_module(module_name)
+            module = import_user_module(module_name)
         except Exception as exc:  # missing module, or user code failing at import
             raise EditError(f"cannot import edit module {module_name!r}: "
                             f"{type(exc).__name__}: {exc}") from exc

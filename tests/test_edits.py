@@ -92,6 +92,42 @@ def test_custom_edit_in_the_cli(tmp_path, capsys):
     assert "Traceback" not in err
 
 
+#: runs the CLI as the installed ``explorer`` script does: the package from this checkout,
+#: but neither the current folder nor the repository on ``sys.path`` (``-I``)
+_SCRIPT = ("import importlib.util, sys; "
+           "spec = importlib.util.spec_from_file_location('explorer', sys.argv[1], "
+           "submodule_search_locations=[sys.argv[2]]); "
+           "module = importlib.util.module_from_spec(spec); sys.modules['explorer'] = module; "
+           "spec.loader.exec_module(module); "
+           "from explorer.cli import main; sys.exit(main(sys.argv[3:]))")
+
+
+def test_readme_custom_edit_example_runs_through_the_script(tmp_path):
+    """The README's example, as written, from the repository root."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import explorer
+
+    package = Path(explorer.__file__).parent
+    proc = subprocess.run(
+        [sys.executable, "-I", "-c", _SCRIPT, str(package / "__init__.py"), str(package),
+         "roadmap", "--edits", "gelu,split_mixers,tests.fixtures.my_edits:no_se",
+         "--metrics", "params", "--resolution", "64", "--out", str(tmp_path / "custom"),
+         "--cache-dir", str(tmp_path / "c")],
+        cwd=package.parent, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    rows = (tmp_path / "custom" / "roadmap.csv").read_text().splitlines()
+    assert len(rows) == 4 and "tests.fixtures.my_edits:no_se" in rows[3]
+
+
+def test_edits_help_says_module_function_runs_code(capsys):
+    with pytest.raises(SystemExit):
+        main(["roadmap", "--help"])
+    assert "imports the Python module" in capsys.readouterr().out
+
+
 def test_roadmap_ends_have_the_papers_complexity():
     df = roadmap.run_roadmap([roadmap.PAPER_STEPS[0]], metrics=["params", "macs"],
                              progress=False)

@@ -15,7 +15,10 @@ examples:
   explorer roadmap                                 # ort, 1 thread, default proxy
   explorer roadmap --ablate                        # + leave-one-out table
   explorer roadmap --edits gelu,split_mixers,my_edits:no_se --out results/custom
-  explorer roadmap --list-edits"""
+  explorer roadmap --list-edits
+
+--edits module:function imports the Python module (found in the current folder first, as
+'python -m' finds it) and so runs its code: name only modules you trust."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -28,7 +31,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="also write the leave-one-out ablation table")
     p.add_argument("--edits", default=None, metavar="LIST",
                    help="comma-separated edits to replay instead of the paper's "
-                        "(registered names or module:function)")
+                        "(registered names or module:function; module:function IMPORTS "
+                        "AND RUNS that Python module, from the current folder like "
+                        "'python -m' - only name code you trust)")
     p.add_argument("--base", default="mobilenetv3_large_100",
                    help="starting model: zoo name or spec file (default mobilenetv3_large_100)")
     p.add_argument("--resolution", type=int, default=None, metavar="PX",
