@@ -15,6 +15,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import reprlib
 import types
 import typing
 from dataclasses import dataclass, field
@@ -149,6 +150,8 @@ class NetworkSpec:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise SpecError(f"spec is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise SpecError(TOO_DEEP) from None
         return cls.from_dict(data)
 
     @classmethod
@@ -199,6 +202,18 @@ def _to_plain(obj: Any) -> Any:
     return obj
 
 
+#: a spec is a few levels deep; parsers and messages stop at nesting far beyond that
+TOO_DEEP = "nested too deeply (lists or mappings inside each other by the thousand)"
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxstring, _SHORT.maxother = 3, 60, 60
+
+
+def _show(value: Any) -> str:
+    """``repr`` cut to a few levels and characters: a deep or huge value in a bad spec
+    must not blow up (or flood) the one-line message about it."""
+    return _SHORT.repr(value)
+
+
 def _from_plain(tp: Any, data: Any, path: str) -> Any:
     """Build ``tp`` from JSON-like data, strictly: unknown keys and wrong types name the path."""
     origin = typing.get_origin(tp)
@@ -207,7 +222,7 @@ def _from_plain(tp: Any, data: Any, path: str) -> Any:
             raise SpecError(f"{path}: expected a mapping, got {type(data).__name__}")
         hints = typing.get_type_hints(tp)
         names = {f.name for f in dataclasses.fields(tp)}
-        unknown = sorted(set(data) - names)
+        unknown = sorted(set(data) - names, key=str)  # keys may mix types (YAML's 1: and foo:)
         if unknown:
             raise SpecError(f"{path}: unknown field(s) {', '.join(map(str, unknown))}; "
                             f"expected some of {', '.join(sorted(names))}")
@@ -231,19 +246,19 @@ def _from_plain(tp: Any, data: Any, path: str) -> Any:
         return tuple(_from_plain(item, v, f"{path}[{i}]") for i, v in enumerate(data))
     if tp is bool:
         if not isinstance(data, bool):
-            raise SpecError(f"{path}: expected true/false, got {data!r}")
+            raise SpecError(f"{path}: expected true/false, got {_show(data)}")
         return data
     if tp is int:
         if isinstance(data, bool) or not isinstance(data, int):
-            raise SpecError(f"{path}: expected an integer, got {data!r}")
+            raise SpecError(f"{path}: expected an integer, got {_show(data)}")
         return data
     if tp is float:
         if isinstance(data, bool) or not isinstance(data, (int, float)):
-            raise SpecError(f"{path}: expected a number, got {data!r}")
+            raise SpecError(f"{path}: expected a number, got {_show(data)}")
         return float(data)
     if tp is str:
         if not isinstance(data, str):
-            raise SpecError(f"{path}: expected a string, got {data!r}")
+            raise SpecError(f"{path}: expected a string, got {_show(data)}")
         return data
     raise TypeError(f"unsupported spec field type {tp!r}")  # a bug in this module, not user input
 
@@ -340,6 +355,8 @@ def parse_yaml(text: str, source: str, error: type[Exception]) -> Any:
 
     try:
         return yaml.safe_load(text)
+    except RecursionError:
+        raise error(f"{source}: {TOO_DEEP}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""

@@ -123,3 +123,18 @@ def test_load_spec_uses_file_stem_as_name(tmp_path, tiny):
 
 def test_block_defaults_are_repvit():
     assert BlockSpec().kind == "repvit" and BlockSpec().expansion == 2.0
+
+
+@pytest.mark.parametrize("suffix, text, needle", [
+    (".yaml", "1: a\nfoo: b\nstem: {}\n", "unknown field(s) 1, foo"),
+    (".json", '{"resolution": ' + "[" * 5000 + "]" * 5000 + "}", "nested too deeply"),
+    (".json", '{"stem": {"widths": ' + "[" * 900 + "]" * 900 + "}}", "expected an integer"),
+    (".yaml", "resolution: " + "[" * 5000 + "]" * 5000 + "\n", "nested too deeply")])
+def test_odd_spec_files_end_in_one_line(tmp_path, capsys, suffix, text, needle):
+    from explorer.cli import main
+
+    path = tmp_path / f"odd{suffix}"
+    path.write_text(text)
+    assert main(["measure", "--spec", str(path), "--metrics", "params"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and needle in err and len(err) < 400
