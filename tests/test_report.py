@@ -145,12 +145,23 @@ def test_cli_pareto_and_report(storage, tmp_path, capsys):
     (["pareto", "--study", "nope"], "no study 'nope'"),
     (["report", "--study", "empty"], "no completed trial"),
     (["pareto", "--study", "demo", "--roadmap", "missing.csv"], "not found"),
+    (["report", "--study", "demo", "--top", "0"], "--top must be a positive number, got 0"),
+    (["report", "--study", "demo", "--top", "-5"], "--top must be a positive number"),
+    (["pareto", "--study", "demo", "--budget-ms", "-3"], "--budget-ms must be a positive"),
+    (["pareto", "--study", "demo", "--budget-ms", "nan"], "got nan"),
 ])
 def test_cli_errors_are_one_line(storage, tmp_path, capsys, argv, needle):
     assert main(argv + ["--storage", storage, "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert needle in err and len(err.splitlines()) == 1
     assert not (tmp_path / "pareto.png").exists() and not (tmp_path / "report.md").exists()
+
+
+def test_search_show_refuses_a_non_positive_top(storage, capsys):
+    assert main(["search", "--show", "--study", "demo", "--storage", storage,
+                 "--top", "-3"]) == 2
+    err = capsys.readouterr()
+    assert "--top must be a positive number" in err.err and "No trial met" not in err.out
 
 
 def test_cli_bad_storage_url(tmp_path, capsys):

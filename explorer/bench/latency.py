@@ -104,9 +104,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from explorer.commands._common import split_list
     from explorer.errors import ExplorerError
+    from explorer.measure.cache import check_writable
 
     if args.repeats < 1:
         raise ExplorerError(f"--repeats must be at least 1, got {args.repeats}")
+    check_writable(args.out, "--out")  # before the benchmark, so its results are not lost
     result = run_bench(split_list(args.models, "--models"), args.backend, args.threads, args.repeats)
     write_json(args.out, result)
     print(f"{'model':<24}{'median ms':>10}{'CV':>7}{'ratio':>7}{'paper':>7}{'s/cand':>8}")

@@ -84,9 +84,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from explorer.errors import ExplorerError
+    from explorer.measure.cache import check_writable
 
     if args.repeats < 1:
         raise ExplorerError(f"--repeats must be at least 1, got {args.repeats}")
+    check_writable(args.out, "--out")  # before the benchmark, so its results are not lost
     result = run_bench(args.model, args.repeats, args.threads)
     write_json(args.out, result)
     print(f"{'proxy':<10}{'median s':>10}{'cpu s':>8}{'first s':>9}")

@@ -160,7 +160,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from explorer.commands._common import require_positive
+    from explorer.measure.cache import check_writable
 
+    require_positive(args.trials, "--trials")
+    require_positive(args.ort_trials, "--ort-trials")
+    check_writable(args.out, "--out")  # before the benchmark, so its results are not lost
     options = {"threads": args.threads, "cache_dir": args.cache_dir}
     metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip())
     report = run_bench(args.space, args.trials, args.ort_trials, args.seed, args.budget_ms,

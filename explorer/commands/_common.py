@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from typing import Any
 
@@ -52,6 +53,16 @@ def split_list(text: str, option: str | None = None) -> list[str]:
 
         raise ExplorerError(f"{option} is empty; give a comma-separated list")
     return items
+
+
+def require_positive(value: float | None, option: str) -> None:
+    """A count, limit, step number or budget must be a positive finite number; refused
+    before any work (``--top 0`` would print "no trial met the budget", ``--steps 0``
+    would cache an untrained score)."""
+    if value is not None and not (math.isfinite(value) and value > 0):
+        from explorer.errors import ExplorerError
+
+        raise ExplorerError(f"{option} must be a positive number, got {value:g}")
 
 
 def print_json(obj: Any) -> None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from explorer.commands._common import add_cache_dir, add_command, print_json
 
@@ -67,15 +68,29 @@ def _check(args: argparse.Namespace) -> tuple[list, int]:
     samples = args.samples if args.samples is not None else args.samples_default
     if samples < 0:
         raise ExplorerError(f"--samples must be non-negative, got {samples}")
+    if args.table is not None:  # checked before the measurements, not after them
+        from explorer.measure.cache import check_writable
+
+        check_writable(args.table, "--table")
     return args.space or default_spaces(), samples
 
 
 def run_build(args: argparse.Namespace) -> int:
     from explorer import zoo
-    from explorer.measure.lut import CALIBRATION_SEED, build_table, sample_specs
+    from explorer.measure.lut import (
+        CALIBRATION_SEED,
+        MIN_CALIBRATION,
+        build_table,
+        sample_specs,
+    )
     from explorer.spec import load_spec
 
     spaces, samples = _check(args)
+    if args.calibration < MIN_CALIBRATION:
+        from explorer.errors import ExplorerError
+
+        raise ExplorerError(f"--calibration must be at least {MIN_CALIBRATION} networks, "
+                            f"got {args.calibration}")
     specs = [zoo.get_spec(name) for name in args.model] + [load_spec(f) for f in args.spec]
     specs += sample_specs(spaces, samples, args.seed) if samples else []
     calibration = sample_specs(spaces, args.calibration, CALIBRATION_SEED)
@@ -101,6 +116,11 @@ def run_validate(args: argparse.Namespace) -> int:
     from explorer.measure.lut import load_table, sample_specs, validate
 
     spaces, samples = _check(args)
+    if args.table is not None and not Path(args.table).is_file():
+        from explorer.errors import DataError
+
+        raise DataError(f"no latency table at {args.table}: build it first with 'explorer "
+                        f"lut build --table {args.table}'")
     table = load_table(args.backend, args.threads, args.cache_dir, args.table)
     result = validate(table, sample_specs(spaces, samples, args.seed), args.cache_dir)
     result = {**result, "seed": args.seed, "spaces": [str(s) for s in spaces]}

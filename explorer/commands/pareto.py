@@ -35,13 +35,13 @@ def add_study_args(p: argparse.ArgumentParser) -> None:
 
 def study_inputs(args: argparse.Namespace) -> tuple:  # type: ignore[type-arg]
     """(study view, roadmap frame or None, measure options) from the shared options;
-    checks --out can be created before the reference models are measured."""
+    checks --out can be written before the reference models are measured."""
     from explorer import report
-    from explorer.measure.cache import make_dir
+    from explorer.measure.cache import check_writable
 
     view = report.load_study(args.study, args.storage)
     roadmap = None if args.no_roadmap else report.load_roadmap(args.roadmap)
-    make_dir(args.out)
+    check_writable(args.out, "--out", folder=True)
     opts = {"seed": args.seed, "no_cache": args.no_cache, "cache_dir": args.cache_dir}
     return view, roadmap, opts
 
@@ -56,7 +56,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from explorer import report
+    from explorer.commands._common import require_positive
 
+    require_positive(args.budget_ms, "--budget-ms")
     view, roadmap, opts = study_inputs(args)
     refs = None if args.no_references else report.study_references(view, **opts)
     written = report.pareto_figure(view, args.out, args.budget_ms, roadmap, refs)

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from explorer.commands._common import (add_cache_dir, add_candidate_args, add_command,
                                        candidate_from_args, print_json, print_table,
-                                       split_list)
+                                       require_positive, split_list)
 
 HELP = """Accuracy proxies: scores that should rank architectures like ImageNet top-1.
 
@@ -65,7 +66,8 @@ examples:
                     "table name (see 'explorer proxy list')")
     va.add_argument("--limit", type=int, default=None, help="only the first N rows")
     va.add_argument("--out", metavar="PREFIX", help="also write PREFIX.json and PREFIX.md "
-                    "(summary and per-model scores)")
+                    "(summary and per-model scores); a folder (existing, or ending in /) "
+                    "gets FOLDER/proxy_validation.json and .md")
     _add_common(va)
     va.set_defaults(func=run_validate)
 
@@ -81,8 +83,8 @@ examples:
   explorer proxy fit --rebuild --reference timm-mobile-dev  # slow: builds every model""")
     fi.add_argument("--rebuild", action="store_true", help="recompute the feature table "
                     "from the reference first (slow: builds every model)")
-    fi.add_argument("--reference", default="timm-mobile-dev", help="table to fit on "
-                    "(default timm-mobile-dev)")
+    fi.add_argument("--reference", default=None, help="with --rebuild: the table whose "
+                    "models are built (default timm-mobile-dev)")
     fi.add_argument("--features", default=None, help="comma-separated feature names "
                     "(default: the shipped choice, log_macs,log_depth,log_width)")
     fi.add_argument("--alpha", type=float, default=None, help="ridge strength (default 5)")
@@ -141,12 +143,10 @@ def run_score(args: argparse.Namespace) -> int:
 def run_validate(args: argparse.Namespace) -> int:
     from explorer.measure.proxies.validation import load_reference, proxy_names, validate
 
+    require_positive(args.limit, "--limit")
     reference = load_reference(args.reference)
     names = proxy_names(_proxy_list(args.proxies))
-    if args.out:  # fail before the scoring, not after it
-        from explorer.measure.cache import make_dir
-
-        make_dir(Path(args.out).parent)
+    prefix = _report_prefix(args.out) if args.out else None
     result = validate(reference, names, args.seed, args.limit, args.no_cache, args.cache_dir)
     if not result.top1:
         from explorer.errors import DataError
@@ -158,7 +158,7 @@ def run_validate(args: argparse.Namespace) -> int:
     if args.out:
         from explorer.measure.proxies.report import write_report
 
-        write_report(result, summary, Path(args.out), args.reference)
+        write_report(result, summary, prefix, args.reference)
     if args.json:
         print_json(summary)
     else:
@@ -171,11 +171,28 @@ def run_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report_prefix(out: str) -> Path:
+    """PREFIX of PREFIX.json/.md, or FOLDER/proxy_validation for a folder; checked
+    writable before the scoring, not after it."""
+    from explorer.measure.cache import check_writable
+
+    prefix = Path(out)
+    if out.endswith(("/", os.sep)) or prefix.is_dir():
+        prefix = prefix / "proxy_validation"
+    check_writable(f"{prefix}.json", "--out")
+    return prefix
+
+
 def run_fit(args: argparse.Namespace) -> int:
+    from explorer.errors import ExplorerError
     from explorer.measure.proxies import fitted
 
-    summary = fitted.refit(args.reference if args.rebuild else None,
-                           split_list(args.features) if args.features else None, args.alpha,
+    if args.reference is not None and not args.rebuild:
+        raise ExplorerError("--reference is read only with --rebuild (without it the fit "
+                            "uses the feature table already built)")
+    summary = fitted.refit((args.reference or "timm-mobile-dev") if args.rebuild else None,
+                           split_list(args.features, "--features")
+                           if args.features is not None else None, args.alpha,
                            Path(args.out) if args.out else None)
     if args.json:
         print_json(summary)

@@ -26,8 +26,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from explorer import report
+    from explorer.commands._common import require_positive
     from explorer.commands.pareto import study_inputs
 
+    require_positive(args.top, "--top")
     view, roadmap, opts = study_inputs(args)
     written = report.write_report(view, args.out, roadmap, not args.no_references,
                                        args.top, **opts)

@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     from explorer.commands import measure_options
     from explorer.commands._common import split_list
     from explorer.errors import ExplorerError
-    from explorer.measure.cache import make_dir
+    from explorer.measure.cache import check_writable
 
     if args.list_edits:
         for name, edit in edits.EDITS.items():
@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
              if args.edits is not None else roadmap.roadmap_steps(not args.no_control))
     opts = measure_options.options(args)
     metrics = split_list(args.metrics, "--metrics")
-    make_dir(args.out)  # fail before the measurements, not after them
+    check_writable(args.out, "--out", folder=True)  # fail before the measurements
     df = roadmap.run_roadmap(steps, base, metrics, **opts)
     agree = roadmap.agreement(df)
     md = tables.roadmap_markdown(df, agree)

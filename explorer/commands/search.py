@@ -61,10 +61,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from explorer.commands import measure_options
-    from explorer.commands._common import split_list
+    from explorer.commands._common import require_positive, split_list
     from explorer.errors import ExplorerError
     from explorer.search import load_result, run_search
 
+    require_positive(args.top, "--top")
     if args.show:
         if not args.study:
             raise ExplorerError("--show needs --study NAME")
@@ -73,11 +74,9 @@ def run(args: argparse.Namespace) -> int:
         if not args.space:
             raise ExplorerError("give --space FILE (see search_spaces/)")
         if args.csv:  # fail before the trials, not after them
-            from pathlib import Path
+            from explorer.measure.cache import check_writable
 
-            from explorer.measure.cache import make_dir
-
-            make_dir(Path(args.csv).parent)
+            check_writable(args.csv, "--csv")
         opts = measure_options.options(args)
         seed = opts.pop("seed")
         result = run_search(args.space, args.budget_ms, args.trials, args.objective,

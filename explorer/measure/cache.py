@@ -46,11 +46,32 @@ def make_dir(folder: str | Path) -> Path:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        blocker = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()),
-                       None)
+        blocker = _blocker(folder)
         reason = f"{blocker} is a file, not a folder" if blocker else exc.strerror or exc
         raise OutputError(f"cannot create folder {folder}: {reason}") from None
     return folder
+
+
+def _blocker(folder: Path) -> Path | None:
+    """The file standing where ``folder`` or one of its parents should be, if any."""
+    return next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
+
+
+def check_writable(path: str | Path, option: str, folder: bool = False) -> Path:
+    """Refuse an output that the work could never be written to, before the work (a
+    folder given as a file, a file standing where a folder must be, a folder without
+    write permission). Creates nothing, so a run that fails leaves no empty folder."""
+    target = Path(path)
+    if not folder and (target.is_dir() or str(path).endswith(("/", os.sep))):
+        raise OutputError(f"{option} {path} is a folder; give a file name")
+    parent = target if folder else target.parent
+    blocker = _blocker(parent)
+    if blocker is not None:
+        raise OutputError(f"{option} {path}: {blocker} is a file, not a folder")
+    existing = next(p for p in (parent, *parent.parents) if p.exists())
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise OutputError(f"{option} {path}: no permission to write in {existing}")
+    return target
 
 
 def atomic_write_text(path: Path, text: str) -> None:

@@ -43,6 +43,8 @@ UNIT_PROTOCOL = Protocol(warmup_s=0.1, min_samples=30, batch_s=0.1, rel_tol=0.01
 #: full networks (calibration, validation): the standard protocol
 NETWORK_PROTOCOL = Protocol()
 TABLE_VERSION = 2
+#: the fewest full networks a calibration is fitted on
+MIN_CALIBRATION = 3
 
 
 @dataclass(frozen=True)
@@ -204,8 +206,8 @@ class LatencyTable:
         networks lack keeps scale 1, and a group that is nearly constant across them, like
         MobileNetV3's fixed stem, cannot take a wild scale); the penalty is chosen by
         leave-one-out error on the calibration networks alone."""
-        if len(specs) < 3:
-            raise DataError("calibration needs at least 3 measured networks")
+        if len(specs) < MIN_CALIBRATION:
+            raise DataError(f"calibration needs at least {MIN_CALIBRATION} measured networks")
         sums = np.array([self.sums(spec) for spec in specs])
         real = np.asarray(measured_ms, dtype=float)
         loo = {lam: _loo_error(sums, real, lam) for lam in RIDGE_GRID}

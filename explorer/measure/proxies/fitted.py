@@ -13,6 +13,7 @@ coefficients that saw it. Its score comes from a refit without it (leave-one-out
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import asdict, dataclass
 from importlib import resources
@@ -145,7 +146,7 @@ def refit(reference: str | None = None, features: Sequence[str] | None = None,
     from explorer.measure.cache import atomic_write_text
     from explorer.measure.proxies.validation import load_reference
 
-    if alpha is not None and not alpha > 0:  # checked before anything is overwritten
+    if alpha is not None and not (math.isfinite(alpha) and alpha > 0):  # before any write
         raise DataError(f"--alpha must be a positive ridge strength, got {alpha:g}")
     folder = out or Path(str(resources.files("explorer.data")))
     if reference is not None:
@@ -160,6 +161,9 @@ def refit(reference: str | None = None, features: Sequence[str] | None = None,
         own = folder / FIT_TABLE  # --out DIR without a table of its own: the shipped one
         table = _read_table(own) if out is not None and own.is_file() else load_table()
     model = fit(table, features or DEFAULT_FEATURES, DEFAULT_ALPHA if alpha is None else alpha)
+    if not any(round(c, 4) for c in model.coef):  # a constant proxy ranks nothing
+        raise DataError(f"--alpha {model.alpha:g} shrinks every coefficient to 0 on "
+                        f"{len(table)} models; give a smaller ridge strength")
     atomic_write_text(folder / COEFFICIENTS, model.to_json())
     return {"n": len(table), "features": list(model.features), "alpha": model.alpha,
             "coef": dict(zip(model.features, (round(c, 4) for c in model.coef))),

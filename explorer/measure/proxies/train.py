@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 import torch.nn.functional as F
 
-from explorer.errors import DataError
+from explorer.errors import DataError, ProxyError
 from explorer.measure.proxies import datasets
 from explorer.measure.proxies.zero_cost import logits, train_mode
 from explorer.measure.proxy import Proxy, fresh_model
@@ -37,6 +37,10 @@ class ShortTraining(Proxy):
             raise DataError("the 'train' proxy needs a dataset: pass --data PATH (an "
                             "ImageFolder tree or CIFAR-10 python batches) or set "
                             "EXPLORER_PROXY_DATA")
+        for option, value in (("steps", steps), ("batch", batch), ("resolution", resolution)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ProxyError(f"the 'train' proxy's {option} must be a positive integer, "
+                                 f"got {value!r}")  # 0 steps would cache an untrained score
         self.data = str(Path(path).expanduser().resolve())
         self.steps, self.batch, self.resolution, self.lr = steps, batch, resolution, lr
         self.holdout, self.max_images = holdout, max_images

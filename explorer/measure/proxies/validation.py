@@ -56,9 +56,30 @@ def load_reference(path: str | Path) -> "pd.DataFrame":
                         f"(has {', '.join(map(str, df.columns))})")
     if df.empty:
         raise DataError(f"reference table {p} has no rows")
+    raw = df.copy()
     df["model"] = [_spec_path(m, p.parent) for m in df["model"].astype(str).str.strip()]
     df["top1"] = pd.to_numeric(df["top1"], errors="coerce")
+    _refuse_rows(raw, p, "top1", ~df["top1"].between(0, 100) & df["top1"].notna(),
+                 "is not a top-1 percentage in [0, 100]")
+    for col in (c for c in RESOLUTION_COLUMNS if c in df.columns):
+        given = df[col].notna() & (df[col].astype(str).str.strip() != "")
+        size = pd.to_numeric(df[col], errors="coerce")
+        _refuse_rows(raw, p, col, given & ~((size >= 32) & (size % 1 == 0)),
+                     "is not a whole number of pixels >= 32")
+        df[col] = size
     return df
+
+
+def _refuse_rows(raw: pd.DataFrame, path: Path, col: str, bad: pd.Series,
+                 problem: str) -> None:
+    """One bad cell fails the table, naming the first such row as written in the file
+    (rather than the column being silently ignored or a nonsense value trusted)."""
+    if bad.any():
+        i = bad.to_numpy().nonzero()[0][0]
+        more = int(bad.sum()) - 1
+        raise DataError(f"reference table {path}: {col} {str(raw[col].iloc[i]).strip()!r} "
+                        f"of data row {i + 1} ({raw['model'].iloc[i]}) {problem}"
+                        + (f" ({more} more such rows)" if more else ""))
 
 
 def _spec_path(model: str, folder: Path) -> str:
