@@ -88,3 +88,17 @@ def test_import_cli(tmp_path, capsys):
     assert main(["latency", "import", str(tmp_path / "none.csv"), "--device", "x"]) == 2
     assert "not found" in capsys.readouterr().err
     assert main(["latency", "import", str(path), "--device", "bad name"]) == 2
+
+
+@pytest.mark.parametrize("text, needle", [
+    ("model,latency_ms,latency_ms\nrepvit_m0_9,0.9,870000\n",
+     "column(s) latency_ms appear more than once"),
+    ("model,latency_ms\nrepvit_m0_9,870000\n", "lat.csv:2: latency_ms 870000 is over 60 s"),
+])
+def test_repeated_column_and_implausible_latency_are_refused(tmp_path, capsys, text, needle):
+    path = write(tmp_path, text)
+    assert main(["latency", "import", str(path), "--device", "iphone12",
+                 "--cache-dir", str(tmp_path / "c")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and needle in err
+    assert not (tmp_path / "c").exists()  # nothing stored

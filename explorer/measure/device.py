@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 REQUIRED = ("model", "latency_ms")
 OPTIONAL = ("resolution", "note")
+#: a batch-1 inference slower than this is a unit mistake (seconds or microseconds)
+MAX_LATENCY_MS = 60_000.0
 _HASH = re.compile(r"^[0-9a-f]{16}$")
 _DEVICE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -102,6 +104,9 @@ def _read_rows(path: Path) -> list[dict[str, Any]]:
     with path.open(newline="", encoding="utf-8-sig") as fh:  # -sig: Excel writes a BOM
         reader = csv.DictReader(fh)
         columns = [c.strip() for c in (reader.fieldnames or [])]
+        twice = sorted({c for c in columns if columns.count(c) > 1})
+        if twice:  # DictReader would silently keep the last one
+            raise DataError(f"{path}: column(s) {', '.join(twice)} appear more than once")
         unknown = sorted(set(columns) - set(REQUIRED) - set(OPTIONAL))
         if unknown:
             raise DataError(f"{path}: unknown column(s) {', '.join(unknown)}; expected "
@@ -120,6 +125,10 @@ def _read_rows(path: Path) -> list[dict[str, Any]]:
             if not model:
                 raise DataError(f"{where}: empty model")
             ms = _positive(raw["latency_ms"], where, "latency_ms", float)
+            if ms > MAX_LATENCY_MS:
+                raise DataError(f"{where}: latency_ms {raw['latency_ms']} is over "
+                                f"{MAX_LATENCY_MS / 1000:g} s for one batch-1 inference; "
+                                "give milliseconds")
             res = (_positive(raw["resolution"], where, "resolution", int)
                    if raw.get("resolution") else None)
             ident, res = _row_id(model, res, named, where)
