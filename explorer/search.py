@@ -621,6 +621,15 @@ def trial_candidate(storage: str | None, study: str, trial_number: int | None) -
     return from_spec(trial_spec(storage, study, trial_number), source="search")
 
 
+def trial_failure(storage: str | None, study: str, trial_number: int) -> str | None:
+    """The error a stored trial failed with (its spec was never measured), else None."""
+    trials = [t for t in load_result(storage, study).study.get_trials(deepcopy=False)
+              if t.number == trial_number]
+    if not trials or trials[0].state.name != "FAIL":
+        return None
+    return str(trials[0].user_attrs.get("error", "no error recorded"))
+
+
 def summary(result: SearchResult) -> dict[str, Any]:
     """Plain numbers for JSON: counts, best feasible, fastest."""
     best = result.best(1)

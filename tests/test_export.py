@@ -139,3 +139,24 @@ def test_optional_imports_are_quiet():
     code = "from explorer.export import require; require('coremltools', 'coremltools', 'x')"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0 and "Failed to load" not in proc.stderr
+
+
+def test_export_of_a_failed_trial_warns(tmp_path, capsys):
+    import optuna
+    from optuna.trial import TrialState, create_trial
+
+    db = tmp_path / "s.db"
+    study = optuna.create_study(study_name="demo", storage=f"sqlite:///{db}")
+    spec_json = tiny_spec(resolution=32).to_json(indent=None)
+    for state, attrs in ((TrialState.COMPLETE, {}), (TrialState.FAIL,
+                                                     {"error": "RuntimeError: boom"})):
+        study.add_trial(create_trial(state=state, value=1.0 if attrs == {} else None,
+                                     user_attrs={"spec": spec_json, **attrs}))
+    argv = ["export", "--study", "demo", "--storage", str(db), "--format", "torchscript",
+            "--out", str(tmp_path / "out")]
+    assert main(argv + ["--trial", "0"]) == 0
+    assert "warning" not in capsys.readouterr().err
+    assert main(argv + ["--trial", "1"]) == 0
+    err = capsys.readouterr().err
+    assert "warning: trial 1 of study 'demo' failed (RuntimeError: boom)" in err
+    assert (tmp_path / "out" / "demo-trial1.pt").is_file()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from explorer.commands._common import (add_candidate_args, add_command, candidate_from_args,
                                        print_json)
@@ -60,9 +61,14 @@ def run(args: argparse.Namespace) -> int:
 
         candidates = [from_spec(spec, name=f"step_{step}") for step, spec in roadmap_specs()]
     elif args.study:
-        from explorer.search import trial_candidate
+        from explorer.search import trial_candidate, trial_failure
 
         candidates = [trial_candidate(args.storage, args.study, args.trial)]
+        error = trial_failure(args.storage, args.study, args.trial)
+        if error is not None:
+            print(f"explorer export: warning: trial {args.trial} of study {args.study!r} "
+                  f"failed ({error}), so it was never measured; exporting its spec anyway",
+                  file=sys.stderr)
     else:
         candidates = [candidate_from_args(args)]
     written = []
