@@ -210,16 +210,19 @@ class SearchSpace:
 
     # -- validation ------------------------------------------------------------------
     def check(self) -> "SearchSpace":
-        """Build every value of every dimension on the base (so an error names the value
-        that causes it), then the same with the others at their extremes, then a seeded
-        random sample; an invalid network raises :class:`SearchSpaceError`."""
+        """Build the base with the fixed values (which every build applies, so an error
+        there names them), then every value of every other dimension on it (so an error
+        names the value that causes it), then the same with the others at their extremes,
+        then a seeded random sample; an invalid network raises :class:`SearchSpaceError`."""
         low = {n: d.minimum() for n, d in self.dims.items()}
         high = {n: d.maximum() for n, d in self.dims.items()}
-        probes: list[tuple[str, dict[str, Any]]] = []
+        fixed = [f"{n}={d.values()[0]}" for n, d in self.dims.items() if d.fixed]
+        probes: list[tuple[str, dict[str, Any]]] = [(", ".join(fixed), {})] if fixed else []
         for others, tag in (({}, ""), (low, " (others at their minimum)"),
                             (high, " (others at their maximum)")):
             probes += [(f"{name}={value}{tag}", {**others, name: value})
-                       for name, dim in self.dims.items() for value in dim.values()]
+                       for name, dim in self.dims.items() if not dim.fixed
+                       for value in dim.values()]
         rng = random.Random(0)
         for _ in range(_CHECK_SAMPLES):
             values = {n: d.sample(rng) for n, d in self.dims.items()}

@@ -109,6 +109,8 @@ def test_roadmap_base(tmp_path):
     ({"base": "repvit_m0_9", "depths": [2, 2, 0, 2]}, "depths[2]: expected an integer from 1"),
     ({"base": "repvit_m0_9", "widths": [48, 96, {"low": 190, "high": 194, "step": 2}, 384]},
      "width_2=190 gives an invalid network: stages[2].blocks[0].se: SE on 190 channels"),
+    ({"base": "repvit_m0_9", "widths": [[48, 64], 96, 190, 384]},  # fixed: named as such
+     "width_1=96, width_2=190, width_3=384 gives an invalid network: stages[2].blocks[0]"),
     ({"base": "repvit_m0_9", "fixed": {"head.nope": 1}},
      "fixed.head.nope: the spec has no field 'head.nope'"),
     ({"base": "repvit_m0_9", "fixed": {"head.dropout": 2.0}}, "fixed: head.dropout: must be"),
