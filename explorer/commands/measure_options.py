@@ -14,7 +14,8 @@ def add(p: argparse.ArgumentParser, backend_default: str = "ort") -> None:
     g = p.add_argument_group("measurement options")
     g.add_argument("--backend", default=backend_default,
                    help="latency backend: ort (default), torch, cuda, coreml, lut, "
-                        "device:NAME (imported measurements)")
+                        "device:NAME (imported measurements), model:PROFILE (a device cost "
+                        "model, e.g. model:iphone12; see 'explorer device list')")
     g.add_argument("--threads", type=int, default=1,
                    help="intra-op threads for CPU backends (default 1: repeatable on a "
                         "shared machine)")

@@ -19,6 +19,7 @@ METRICS: dict[str, str] = {
     "macs": "explorer.measure.complexity:macs_metric",
     "proxy": "explorer.measure.proxy:proxy_metric",
     "latency": "explorer.measure.latency:latency_metric",
+    "opcost": "explorer.measure.opcost:opcost_metric",
 }
 
 

@@ -7,7 +7,8 @@ not time anything here (``lut`` predicts, ``device:NAME`` looks up
 imported numbers) override :meth:`Backend.latency` instead.
 
 Registry: ``ort`` (default), ``torch``, ``torch-compile``, ``cuda``, ``coreml``, ``lut``
-(``lut:BACKEND`` for a table built on another backend) and ``device:NAME``.
+(``lut:BACKEND`` for a table built on another backend), ``device:NAME`` (imported
+measurements) and ``model:PROFILE`` (a device cost model's prediction).
 """
 from __future__ import annotations
 
@@ -231,12 +232,16 @@ BACKENDS: dict[str, Callable[[], Backend]] = {
 
 
 def backend_names() -> list[str]:
-    return [*BACKENDS, "lut", "lut:BACKEND", "device:NAME"]
+    return [*BACKENDS, "lut", "lut:BACKEND", "device:NAME", "model:PROFILE"]
 
 
 def get_backend(name: str) -> Backend:
     """The backend called ``name``; an unknown name lists the known ones."""
     kind, _, arg = name.partition(":")
+    if kind == "model" and arg:
+        from explorer.measure.profiles import ModelBackend
+
+        return ModelBackend(arg)
     if kind == "device" and arg:
         from explorer.measure.device import DeviceBackend
 

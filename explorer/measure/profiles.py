@@ -1,0 +1,194 @@
+"""Device profiles: a device cost model's parameters as data, and the ``model:`` backend.
+
+A profile is a YAML file: the parameters of :mod:`explorer.measure.devicemodel`, the
+deployment precision its features are counted at, the fit data's provenance (rows,
+sources, the command that made it), the fit's own error figures and the explorer version
+that wrote it. Shipped profiles live in the package (``explorer/data/devices/``); user
+profiles in ``<cache folder>/devices/``. ``--backend model:NAME`` (or
+``model:path/to/profile.yaml``) predicts a candidate's latency from its cached operator
+features in well under a millisecond.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from explorer.errors import BackendError, DataError
+from explorer.measure.cache import atomic_write_text, default_cache_dir
+from explorer.measure.devicemodel import PARAMETERS, predict_ms
+from explorer.measure.latency import Backend
+from explorer.measure.opcost import FEATURES_VERSION, PRECISIONS, opcost
+
+if TYPE_CHECKING:
+    from explorer.candidate import Candidate
+    from explorer.measure.timing import Protocol
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def _version_tuple(text: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in re.findall(r"\d+", text)[:3])
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    parameters: dict[str, float]
+    device: str = ""
+    precision: str = "fp16"
+    explorer_version: str = ""
+    features_version: int = FEATURES_VERSION
+    fit: dict[str, Any] = field(default_factory=dict)
+    path: str = ""
+
+    def predict(self, candidate: "Candidate", cache_dir: str | Path | None = None,
+                no_cache: bool = False) -> float:
+        return predict_ms(self.parameters, opcost(candidate, self.precision, no_cache,
+                                                  cache_dir))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "device": self.device, "precision": self.precision,
+                "explorer_version": self.explorer_version,
+                "features_version": self.features_version,
+                "parameters": {p: float(self.parameters.get(p, 0.0)) for p in PARAMETERS},
+                "fit": self.fit}
+
+
+def check_name(name: str) -> str:
+    if not _NAME.match(name or ""):
+        raise DataError(f"profile name {name!r} must be letters, digits, '_', '-' or '.'")
+    return name
+
+
+def shipped_dir() -> Path:
+    return Path(str(resources.files("explorer") / "data" / "devices"))
+
+
+def user_dir(cache_dir: str | Path | None = None) -> Path:
+    return (Path(cache_dir) if cache_dir else default_cache_dir()) / "devices"
+
+
+def parse(data: Any, where: str) -> Profile:
+    """A validated profile from loaded YAML/JSON (one clear error naming ``where``)."""
+    from explorer import __version__
+
+    if not isinstance(data, dict):
+        raise DataError(f"{where}: a device profile is a mapping with 'name' and 'parameters'")
+    params = data.get("parameters")
+    if not isinstance(params, dict):
+        raise DataError(f"{where}: 'parameters' must be a mapping of {', '.join(PARAMETERS)}")
+    unknown = sorted(set(map(str, params)) - set(PARAMETERS))
+    if unknown:
+        raise DataError(f"{where}: unknown parameter(s) {', '.join(unknown)}; a profile has "
+                        f"{', '.join(PARAMETERS)}")
+    values = {}
+    for key in PARAMETERS:
+        value = params.get(key, 0.0)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+                value >= 0 and value != float("inf")):
+            raise DataError(f"{where}: parameter {key} must be a non-negative number, got "
+                            f"{value!r}")
+        values[key] = float(value)
+    written_by = str(data.get("explorer_version", ""))
+    if written_by and _version_tuple(written_by) > _version_tuple(__version__):
+        raise DataError(f"{where}: fitted by explorer {written_by}, newer than this "
+                        f"explorer {__version__}; upgrade explorer or re-fit the profile")
+    features = data.get("features_version", FEATURES_VERSION)
+    if features != FEATURES_VERSION:
+        raise DataError(f"{where}: fitted on operator features version {features}, this "
+                        f"explorer counts version {FEATURES_VERSION}; re-fit it with "
+                        f"'explorer device fit'")
+    precision = data.get("precision", "fp16")
+    if precision not in PRECISIONS:
+        raise DataError(f"{where}: precision {precision!r} is not one of "
+                        f"{', '.join(PRECISIONS)}")
+    fit = data.get("fit") or {}
+    if not isinstance(fit, dict):
+        raise DataError(f"{where}: 'fit' must be a mapping")
+    return Profile(check_name(str(data.get("name", ""))), values, str(data.get("device", "")),
+                   precision, written_by, features, fit, where)
+
+
+def read(path: str | Path) -> Profile:
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"device profile not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise DataError(f"{path}: not a readable YAML/JSON profile: "
+                        f"{str(exc).splitlines()[0]}") from None
+    return parse(data, str(path))
+
+
+def write(profile: Profile, path: str | Path) -> Path:
+    import yaml
+
+    path = Path(path)
+    atomic_write_text(path, yaml.safe_dump(profile.to_dict(), sort_keys=False))
+    return path
+
+
+def _is_path(ref: str) -> bool:
+    return ref.endswith((".yaml", ".yml", ".json")) or "/" in ref
+
+
+def available(cache_dir: str | Path | None = None) -> dict[str, Path]:
+    """Profile name -> file; a user profile shadows a shipped one of the same name."""
+    found: dict[str, Path] = {}
+    for folder in (shipped_dir(), user_dir(cache_dir)):
+        if folder.is_dir():
+            for path in sorted(folder.glob("*.yaml")):
+                found[path.stem] = path
+    return found
+
+
+def load(ref: str, cache_dir: str | Path | None = None) -> Profile:
+    """A profile by name (user, then shipped) or by file path."""
+    if _is_path(ref):
+        return read(ref)
+    known = available(cache_dir)
+    if ref not in known:
+        raise DataError(f"unknown device profile {ref!r}; known: "
+                        f"{', '.join(known) or 'none'} (fit one with 'explorer device fit')")
+    return read(known[ref])
+
+
+class ModelBackend(Backend):
+    """``model:NAME``: latency predicted by a device profile from operator features."""
+
+    uses_threads = False
+    cacheable = False  # features are cached; a prediction costs well under a millisecond
+    runs_models = False
+
+    def __init__(self, ref: str) -> None:
+        self.ref = ref
+        self.name = f"model:{ref}"
+        self._profile: Profile | None = None
+
+    def profile(self, cache_dir: str | Path | None = None) -> Profile:
+        if self._profile is None:
+            try:
+                self._profile = load(self.ref, cache_dir)
+            except DataError as exc:
+                raise BackendError(f"backend {self.name!r}: {exc}") from None
+        return self._profile
+
+    def check(self) -> None:
+        """A profile file is read now; a name is looked up at the first prediction, which
+        knows the cache folder holding user profiles."""
+        if _is_path(self.ref):
+            self.profile()
+
+    def latency(self, candidate: "Candidate", threads: int, protocol: "Protocol",
+                cache_dir: Path) -> dict[str, Any]:
+        profile = self.profile(cache_dir)
+        ms = profile.predict(candidate, cache_dir)
+        return {"latency_ms": ms, "latency_iqr_ms": None, "latency_cv": None,
+                "samples": None, "predicted": True, "profile": profile.name,
+                "device": profile.device}
