@@ -3,8 +3,14 @@ from __future__ import annotations
 
 import argparse
 
-from explorer.commands._common import (add_cache_dir, add_candidate_args, add_command,
-                                       candidate_from_args, print_json, print_table)
+from explorer.commands._common import (
+    add_cache_dir,
+    add_candidate_args,
+    add_command,
+    candidate_from_args,
+    print_json,
+    print_table,
+)
 
 HELP = """Trace the deployed network at batch 1, list every executed operator (class,
 shape, MACs, weight and activation bytes at the profile's precision) with its predicted

@@ -92,7 +92,7 @@ def read_rows(path: str | Path) -> list[Row]:
     return rows
 
 
-def candidate_for(row: Row, folder: Path) -> "Candidate":
+def candidate_for(row: Row, folder: Path) -> Candidate:
     """The network a row names (errors name the row's file:line)."""
     from explorer.candidate import from_spec, resolve
 

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -75,7 +76,7 @@ def op_features(op: Op) -> np.ndarray:
     return np.array([t.feature(op) for t in TERMS], dtype=float)
 
 
-def network_features(cost: "OpCost") -> np.ndarray:
+def network_features(cost: OpCost) -> np.ndarray:
     """Feature row of a whole network: 1 (the fixed cost) then the per-op sums."""
     total = np.zeros(len(TERMS))
     for op in cost.ops:
@@ -83,12 +84,12 @@ def network_features(cost: "OpCost") -> np.ndarray:
     return np.concatenate([[1.0], total])
 
 
-def predict_ms(parameters: dict[str, float], cost: "OpCost") -> float:
+def predict_ms(parameters: dict[str, float], cost: OpCost) -> float:
     theta = np.array([parameters.get(p, 0.0) for p in PARAMETERS])
     return float(network_features(cost) @ theta)
 
 
-def op_times_ms(parameters: dict[str, float], cost: "OpCost") -> list[float]:
+def op_times_ms(parameters: dict[str, float], cost: OpCost) -> list[float]:
     """Predicted time of each operator (0 for fused or constant-folded ones)."""
     theta = np.array([parameters.get(t.name, 0.0) for t in TERMS])
     return [float(op_features(op) @ theta) for op in cost.ops]
@@ -133,9 +134,13 @@ def fit_parameters(features: np.ndarray, latency_ms: np.ndarray,
 
 
 def error_summary(predicted: Sequence[float], measured: Sequence[float]) -> dict[str, float]:
-    """Median absolute % error and the shares within +-10% and +-20%."""
+    """Median absolute % error and the shares within +-10% and +-20% (over the rows that
+    have a prediction)."""
     p, m = np.asarray(predicted, dtype=float), np.asarray(measured, dtype=float)
-    err = np.abs(p - m) / m
+    err = (np.abs(p - m) / m)[~np.isnan(p)]
+    if not len(err):
+        return {"median_abs_pct_error": float("nan"), "within_10pct": float("nan"),
+                "within_20pct": float("nan"), "max_abs_pct_error": float("nan")}
     return {"median_abs_pct_error": round(float(np.median(err)) * 100, 2),
             "within_10pct": round(float(np.mean(err <= 0.10)), 3),
             "within_20pct": round(float(np.mean(err <= 0.20)), 3),
@@ -144,11 +149,14 @@ def error_summary(predicted: Sequence[float], measured: Sequence[float]) -> dict
 
 def held_out(features: np.ndarray, latency_ms: np.ndarray, weights: np.ndarray,
              groups: Sequence[str]) -> np.ndarray:
-    """Each row predicted by a fit that never saw its group (leave-one-group-out)."""
+    """Each row predicted by a fit that never saw its group (leave-one-group-out); NaN
+    where the other groups hold too few rows to fit."""
     groups = np.asarray(groups)
-    out = np.empty(len(latency_ms))
+    out = np.full(len(latency_ms), np.nan)
     for g in dict.fromkeys(groups):
         test = groups == g
+        if (weights[~test] > 0).sum() < features.shape[1]:
+            continue
         fit = fit_parameters(features[~test], latency_ms[~test], weights[~test])
         theta = np.array([fit.parameters[p] for p in PARAMETERS])
         out[test] = features[test] @ theta

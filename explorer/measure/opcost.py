@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
@@ -111,7 +112,7 @@ class Op:
         return {**asdict(self), "shape": list(self.shape)}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Op":
+    def from_dict(cls, data: dict[str, Any]) -> Op:
         return cls(**{**data, "shape": tuple(data["shape"])})
 
 
@@ -232,7 +233,7 @@ class _Recorder(TorchDispatchMode):
         return out
 
 
-def trace_ops(module: "nn.Module", example: torch.Tensor, precision: str = "fp16"
+def trace_ops(module: nn.Module, example: torch.Tensor, precision: str = "fp16"
               ) -> list[Op]:
     """Every operator one forward pass of ``module`` (deployed form) executes."""
     if precision not in PRECISIONS:
@@ -241,10 +242,10 @@ def trace_ops(module: "nn.Module", example: torch.Tensor, precision: str = "fp16
     stack: list[str] = []
     names = {m: n for n, m in module.named_modules()}
     hooks = []
-    def enter(mod: "nn.Module", _inputs: Any) -> None:
+    def enter(mod: nn.Module, _inputs: Any) -> None:
         stack.append(names[mod] or type(mod).__name__)
 
-    def leave(_mod: "nn.Module", _inputs: Any, _output: Any) -> None:
+    def leave(_mod: nn.Module, _inputs: Any, _output: Any) -> None:
         stack.pop()
 
     for mod in names:
@@ -298,7 +299,7 @@ class OpCost:
                 "ops": [op.to_dict() for op in self.ops]}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "OpCost":
+    def from_dict(cls, data: dict[str, Any]) -> OpCost:
         return cls(data["name"], int(data["resolution"]), data["precision"],
                    tuple(Op.from_dict(o) for o in data["ops"]))
 
@@ -312,7 +313,7 @@ def _valid(value: Any) -> bool:
     return True
 
 
-def opcost(candidate: "Candidate", precision: str = "fp16", no_cache: bool = False,
+def opcost(candidate: Candidate, precision: str = "fp16", no_cache: bool = False,
            cache_dir: str | Path | None = None) -> OpCost:
     """Operators of ``candidate``'s deployed form at batch 1, cached by its deploy identity."""
     from explorer.export import example_input
@@ -331,7 +332,7 @@ def opcost(candidate: "Candidate", precision: str = "fp16", no_cache: bool = Fal
     return result
 
 
-def opcost_metric(candidate: "Candidate", no_cache: bool = False,
+def opcost_metric(candidate: Candidate, no_cache: bool = False,
                   cache_dir: str | Path | None = None, precision: str = "fp16",
                   **_: object) -> dict[str, Any]:
     """The ``opcost`` metric for :func:`explorer.measure.measure`: per-class totals."""

@@ -44,7 +44,7 @@ class Profile:
     fit: dict[str, Any] = field(default_factory=dict)
     path: str = ""
 
-    def predict(self, candidate: "Candidate", cache_dir: str | Path | None = None,
+    def predict(self, candidate: Candidate, cache_dir: str | Path | None = None,
                 no_cache: bool = False) -> float:
         return predict_ms(self.parameters, opcost(candidate, self.precision, no_cache,
                                                   cache_dir))
@@ -185,7 +185,7 @@ class ModelBackend(Backend):
         if _is_path(self.ref):
             self.profile()
 
-    def latency(self, candidate: "Candidate", threads: int, protocol: "Protocol",
+    def latency(self, candidate: Candidate, threads: int, protocol: Protocol,
                 cache_dir: Path) -> dict[str, Any]:
         profile = self.profile(cache_dir)
         ms = profile.predict(candidate, cache_dir)
