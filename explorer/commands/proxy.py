@@ -80,7 +80,8 @@ Kendall tau. Without --out this REPLACES the packaged coefficients in explorer/d
 examples:
   explorer proxy fit --out /tmp/fit --alpha 20            # try a stronger ridge
   explorer proxy fit --out /tmp/fit --features log_macs,log_params
-  explorer proxy fit --rebuild --reference timm-mobile-dev  # slow: builds every model""")
+  explorer proxy fit --rebuild --reference timm-mobile-dev  # slow: builds every model
+  explorer proxy fit --select --out /tmp/fit --report results/proxy_select""")
     fi.add_argument("--rebuild", action="store_true", help="recompute the feature table "
                     "from the reference first (slow: builds every model)")
     fi.add_argument("--reference", default=None, help="with --rebuild: the table whose "
@@ -88,6 +89,14 @@ examples:
     fi.add_argument("--features", default=None, help="comma-separated feature names "
                     "(default: the shipped choice, log_macs,log_depth,log_width)")
     fi.add_argument("--alpha", type=float, default=None, help="ridge strength (default 5)")
+    fi.add_argument("--select", action="store_true", help="choose the features (among "
+                    "--features, default all eight) and alpha (among --alphas) by "
+                    "leave-family-out tau, print the nested selection-corrected tau, then "
+                    "fit the winner")
+    fi.add_argument("--alphas", default="1,5,20", help="ridge strengths --select tries "
+                    "(default 1,5,20)")
+    fi.add_argument("--report", metavar="PREFIX", help="with --select: also write "
+                    "PREFIX.json and PREFIX.md")
     fi.add_argument("--out", metavar="DIR", default=None,
                     help="where to write the table and coefficients (default: explorer/data)")
     fi.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -190,6 +199,8 @@ def run_fit(args: argparse.Namespace) -> int:
     if args.reference is not None and not args.rebuild:
         raise ExplorerError("--reference is read only with --rebuild (without it the fit "
                             "uses the feature table already built)")
+    if args.select:
+        return _run_select(args)
     summary = fitted.refit((args.reference or "timm-mobile-dev") if args.rebuild else None,
                            split_list(args.features, "--features")
                            if args.features is not None else None, args.alpha,
@@ -201,4 +212,42 @@ def run_fit(args: argparse.Namespace) -> int:
         print(f"fitted on {summary['n']} models, alpha {summary['alpha']:g}: {coef}\n"
               f"held-out Kendall tau: leave-one-out {summary['tau_model_out']:.3f}, "
               f"leave-family-out {summary['tau_family_out']:.3f}")
+    return 0
+
+
+def _run_select(args: argparse.Namespace) -> int:
+    """``fit --select``: the search (nested for an honest figure), then a fit of its winner."""
+    import json
+
+    from explorer.errors import DataError
+    from explorer.measure.cache import atomic_write_text
+    from explorer.measure.proxies import fitted, selection
+    from explorer.measure.proxies.features import FEATURES
+
+    if args.alpha is not None or args.rebuild:
+        raise DataError("--select chooses alpha itself and fits the existing feature table: "
+                        "drop --alpha / --rebuild")
+    try:
+        alphas = [float(a) for a in split_list(args.alphas, "--alphas")]
+    except ValueError:
+        raise DataError(f"--alphas must be numbers, got {args.alphas!r}") from None
+    out = Path(args.out) if args.out else None
+    features = (split_list(args.features, "--features") if args.features is not None
+                else list(FEATURES))
+    result = selection.select(fitted.read_fit_table(out), features, alphas)
+    winner = result["selected"]
+    result["fit"] = fitted.refit(None, winner["features"], winner["alpha"], out)
+    if args.report:
+        command = (f"explorer proxy fit --select --features {','.join(features)} "
+                   f"--alphas {args.alphas} --report {args.report}")
+        atomic_write_text(Path(f"{args.report}.json"), json.dumps(result, indent=1) + "\n")
+        atomic_write_text(Path(f"{args.report}.md"), selection.to_markdown(result, command))
+    if args.json:
+        print_json(result)
+    else:
+        print(f"searched {result['configs']} configurations on {result['n']} models "
+              f"({result['families']} families)\n"
+              f"selected: {', '.join(winner['features'])}, alpha {winner['alpha']:g}\n"
+              f"leave-family-out tau: apparent {result['apparent_tau_family_out']:.3f}, "
+              f"selection-corrected (nested) {result['selection_corrected_tau']:.3f}")
     return 0

@@ -34,8 +34,9 @@ FIT_TABLE = "proxy_fit_table.csv"
 COEFFICIENTS = "proxy_fitted.json"
 
 #: The shipped choice, made by leave-family-out Kendall tau on the dev table (every subset
-#: of the eight features of :mod:`.features`, alpha 1/5/20; see README "accuracy proxy"):
-#: MACs, depth and mean width. Zero-cost scores as extra features gave no held-out gain.
+#: of the eight features of :mod:`.features`, alpha 1/5/20): MACs, depth and mean width.
+#: Re-made by ``explorer proxy fit --select`` (:mod:`.selection`), which also reports the
+#: selection-corrected tau; its output is ``results/proxy_select.md``.
 DEFAULT_FEATURES = ("log_macs", "log_depth", "log_width")
 DEFAULT_ALPHA = 5.0
 
@@ -60,18 +61,36 @@ class RidgeModel:
         return json.dumps(asdict(self), indent=1) + "\n"
 
 
+def ridge(x: np.ndarray, y: np.ndarray,
+          alpha: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Standardised ridge on arrays: (mean, scale, coef, intercept). The numeric core of
+    :func:`fit`, kept on plain arrays so the feature-subset search can call it ~10^5 times."""
+    mean, scale = x.mean(0), x.std(0)
+    scale[scale == 0] = 1.0
+    z = (x - mean) / scale
+    coef = np.linalg.solve(z.T @ z + alpha * np.eye(x.shape[1]), z.T @ (y - y.mean()))
+    return mean, scale, coef, float(y.mean())
+
+
+def group_out_predictions(x: np.ndarray, y: np.ndarray, groups: np.ndarray,
+                          alpha: float) -> np.ndarray:
+    """Every row predicted by a ridge fitted without the rows of its group."""
+    out = np.empty(len(y))
+    for g in np.unique(groups):
+        held = groups == g
+        mean, scale, coef, intercept = ridge(x[~held], y[~held], alpha)
+        out[held] = (x[held] - mean) / scale @ coef + intercept
+    return out
+
+
 def fit(table: "pd.DataFrame", features: Sequence[str], alpha: float = 1.0) -> RidgeModel:
     """Ridge fit of ``top1`` on standardised ``features`` (rows: one model each)."""
     missing = [f for f in (*features, "top1", "model") if f not in table.columns]
     if missing:
         raise DataError(f"fit table lacks columns {', '.join(missing)}")
-    x = table[list(features)].to_numpy(float)
-    y = table["top1"].to_numpy(float)
-    mean, scale = x.mean(0), x.std(0)
-    scale[scale == 0] = 1.0
-    z = (x - mean) / scale
-    coef = np.linalg.solve(z.T @ z + alpha * np.eye(len(features)), z.T @ (y - y.mean()))
-    return RidgeModel(tuple(features), tuple(mean), tuple(scale), tuple(coef), float(y.mean()),
+    mean, scale, coef, intercept = ridge(table[list(features)].to_numpy(float),
+                                         table["top1"].to_numpy(float), alpha)
+    return RidgeModel(tuple(features), tuple(mean), tuple(scale), tuple(coef), intercept,
                       alpha, tuple(table["model"]))
 
 
@@ -87,12 +106,8 @@ def held_out_predictions(table: "pd.DataFrame", features: Sequence[str], alpha: 
     """Predictions for every row from a fit that excluded its group: by='model' is
     leave-one-out, by='family' leaves a whole architecture family out."""
     groups = table["model"].map(family) if by == "family" else table["model"]
-    out = np.empty(len(table))
-    for g in groups.unique():
-        mask = (groups == g).to_numpy()
-        model = fit(table[~mask], features, alpha)
-        out[mask] = [model.predict(r) for r in table[mask].to_dict("records")]
-    return out
+    return group_out_predictions(table[list(features)].to_numpy(float),
+                                 table["top1"].to_numpy(float), groups.to_numpy(), alpha)
 
 
 def cross_validate(table: "pd.DataFrame", features: Sequence[str],
@@ -158,8 +173,7 @@ def refit(reference: str | None = None, features: Sequence[str] | None = None,
                   "features), made by 'explorer proxy fit --rebuild'.\n")
         atomic_write_text(folder / FIT_TABLE, header + table.to_csv(index=False))
     else:
-        own = folder / FIT_TABLE  # --out DIR without a table of its own: the shipped one
-        table = _read_table(own) if out is not None and own.is_file() else load_table()
+        table = read_fit_table(out)
     model = fit(table, features or DEFAULT_FEATURES, DEFAULT_ALPHA if alpha is None else alpha)
     if not any(round(c, 4) for c in model.coef):  # a constant proxy ranks nothing
         raise DataError(f"--alpha {model.alpha:g} shrinks every coefficient to 0 on "
@@ -168,6 +182,12 @@ def refit(reference: str | None = None, features: Sequence[str] | None = None,
     return {"n": len(table), "features": list(model.features), "alpha": model.alpha,
             "coef": dict(zip(model.features, (round(c, 4) for c in model.coef))),
             **cross_validate(table, model.features, model.alpha)}
+
+
+def read_fit_table(out: Path | None = None) -> "pd.DataFrame":
+    """The table a fit in ``out`` uses: its own, or (without one) the shipped table."""
+    own = out / FIT_TABLE if out is not None else None
+    return _read_table(own) if own is not None and own.is_file() else load_table()
 
 
 def _read_table(path: Path) -> "pd.DataFrame":
