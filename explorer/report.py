@@ -156,6 +156,7 @@ def _fmt_rows(df: pd.DataFrame) -> str:
         "latency ms": _column(df, "latency_ms", ".3f"),
         "params (M)": _column(df, "params", ".2f", 1e6),
         "MACs (M)": _column(df, "macs", ".0f", 1e6),
+        "FLOPs (M)": _column(df, "flops", ".0f", 1e6),
         "resolution": df["resolution"],
         "widths": df["widths"], "depths": df["depths"], "SE blocks": df["se_blocks"],
         "spec hash": df["spec_hash"].map(lambda h: f"`{str(h)[:12]}`"),

@@ -42,11 +42,11 @@ from explorer.spec import NetworkSpec
 OBJECTIVES = ("proxy", "multi")
 SAMPLERS = ("tpe", "random", "nsga2")
 DEFAULT_STORAGE = "sqlite:///results/search.db"
-METRICS = ("params", "macs", "latency", "proxy")  # latency and proxy are required
+METRICS = ("params", "macs", "flops", "latency", "proxy")  # latency and proxy are required
 #: a worker whose first this-many trials all fail stops: the cause is the setup, not a spec
 FAIL_FAST = 3
 #: user attributes copied from a measured trial to a later trial with the same spec
-MEASURED = ("params", "macs", "latency_ms", "latency_iqr_ms", "latency_cv", "backend",
+MEASURED = ("params", "macs", "flops", "latency_ms", "latency_iqr_ms", "latency_cv", "backend",
             "threads", "fingerprint", "lut_measured_units", "proxy", "proxy_name",
             "proxy_seconds",
             *(f"seconds_{m}" for m in METRICS))
@@ -70,7 +70,7 @@ class SearchConfig:
     #: "module:function" each worker process calls first (e.g. to register a custom
     #: metric in METRICS: spawned workers do not inherit runtime registrations)
     worker_init: str | None = None
-    metrics: tuple[str, ...] = METRICS  # what each trial measures (drop macs for speed)
+    metrics: tuple[str, ...] = METRICS  # what each trial measures (drop macs/flops for speed)
 
     @property
     def backend(self) -> str:
@@ -520,7 +520,8 @@ class SearchResult:
                    "proxy_name": a.get("proxy_name"),
                    "latency_ms": a.get("latency_ms"), "latency_iqr_ms": a.get("latency_iqr_ms"),
                    "feasible": a.get("feasible"), "params": a.get("params"),
-                   "macs": a.get("macs"), "widths": a.get("widths"), "depths": a.get("depths"),
+                   "macs": a.get("macs"), "flops": a.get("flops"), "widths": a.get("widths"),
+                   "depths": a.get("depths"),
                    "se_blocks": a.get("se_blocks"), "resolution": a.get("resolution"),
                    "backend": a.get("backend"), "spec_hash": a.get("spec_hash"),
                    "duplicate_of": a.get("duplicate_of"), "error": a.get("error"),

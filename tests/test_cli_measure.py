@@ -32,6 +32,22 @@ def test_measure_timm_and_spec(capsys, tmp_path, tiny):
     assert code == 0 and "params" in out and "macs" in out
 
 
+def test_flops_are_twice_the_macs_of_the_same_operators(capsys, tmp_path, tiny):
+    path = tmp_path / "tiny.yaml"
+    path.write_text(tiny.to_yaml())
+    code, out, _ = run_cli(capsys, "measure", "--spec", str(path), "--metrics", "macs,flops",
+                           "--json", "--cache-dir", str(tmp_path / "c"))
+    row = json.loads(out)
+    assert code == 0 and row["macs"] > 0
+    assert row["flops"] == 2 * row["macs"] and row["flops_train"] == 2 * row["macs_train"]
+    code, out, _ = run_cli(capsys, "measure", "--spec", str(path), "--metrics", "flops",
+                           "--json", "--cache-dir", str(tmp_path / "c"))
+    alone = json.loads(out)
+    assert alone["flops"] == row["flops"] and "macs" not in alone
+    assert alone["macs_uncounted_ops"] == row["macs_uncounted_ops"]  # fvcore's own list
+    assert "aten::gelu" in alone["macs_uncounted_ops"]
+
+
 @pytest.mark.parametrize("argv,needle", [
     (["measure", "--model", "nope"], "unknown zoo model"),
     (["measure", "--timm", "resnet_999"], "unknown timm model"),

@@ -54,8 +54,9 @@ def test_constrained_search_stores_everything(space, tmp_path):
         a = t.user_attrs
         spec = NetworkSpec.from_json(a["spec"])
         assert spec.hash == a["spec_hash"] == space.build(t.params).hash
-        assert {"params", "macs", "latency_ms", "latency_iqr_ms", "backend", "proxy",
+        assert {"params", "macs", "flops", "latency_ms", "latency_iqr_ms", "backend", "proxy",
                 "proxy_name", "feasible"} <= set(a)
+        assert a["flops"] == 2 * a["macs"]
         assert a["backend"] == "lut"
         assert t.constraints == {"latency": pytest.approx(a["latency_ms"] - budget)}
         assert a["feasible"] == (a["latency_ms"] <= budget)

@@ -10,11 +10,12 @@ HELP = """Measure one model: a zoo spec, any timm architecture, or a spec file.
 
 Params and MACs are reported for the deployed (fused, single-head) model, as the paper
 does; params_train / macs_train give the training form. MACs are multiply-accumulates
-counted by fvcore (convolutions and linear layers).
+counted by fvcore (convolutions and linear layers): what the RepViT paper and timm call
+FLOPs. The flops metric is 2 x MACs over the same operators (torch's convention).
 
 examples:
   explorer measure --model repvit_m0_9 --json
-  explorer measure --timm efficientnet_b0 --metrics params,macs
+  explorer measure --timm efficientnet_b0 --metrics params,macs,flops
   explorer measure --spec my_net.yaml
   explorer measure --list"""
 
@@ -54,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         width = max(len(k) for k in row)
         for key, value in row.items():
-            if isinstance(value, int) and key.startswith(("params", "macs")):
+            if isinstance(value, int) and key.startswith(("params", "macs", "flops")):
                 unit = 1e6 if key.startswith("params") else 1e9
                 value = f"{value:,}  ({value / unit:.3f}{'M' if unit == 1e6 else 'G'})"
             print(f"{key:<{width}}  {value}")

@@ -24,8 +24,8 @@ examples:
   explorer search --space search_spaces/mobilenetv3.yaml --objective multi --backend lut
   explorer search --study repvit-ort --show        (tables of a stored study)"""
 
-TABLE = ["trial", "proxy", "latency_ms", "params_M", "macs_M", "resolution", "widths",
-         "depths", "se_blocks", "spec_hash"]
+TABLE = ["trial", "proxy", "latency_ms", "params_M", "macs_M", "flops_M", "resolution",
+         "widths", "depths", "se_blocks", "spec_hash"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -46,9 +46,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--study", default=None, metavar="NAME",
                    help="study name (default: space-objective-backend-budget)")
     p.add_argument("--workers", type=int, default=1, help="local worker processes")
-    p.add_argument("--metrics", default="params,macs,latency,proxy",
+    p.add_argument("--metrics", default="params,macs,flops,latency,proxy",
                    help="what each trial measures (latency and proxy required; dropping "
-                        "macs saves two fvcore traces per trial)")
+                        "macs and flops saves two fvcore traces per trial)")
     p.add_argument("--top", type=int, default=5, help="rows of the best-architecture table")
     p.add_argument("--csv", metavar="FILE", help="also write every trial to this CSV")
     p.add_argument("--show", action="store_true",
@@ -98,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _table(df) -> str:  # type: ignore[no-untyped-def]
     df = df.assign(params_M=(df.params / 1e6).round(3), macs_M=(df.macs / 1e6).round(1),
+                   flops_M=(df.flops / 1e6).round(1),
                    proxy=df.proxy.round(4), latency_ms=df.latency_ms.round(3))
     df = df[[c for c in TABLE if c in df.columns]]
     return df.dropna(axis=1, how="all").to_string(index=False)  # metrics not measured

@@ -17,6 +17,7 @@ from explorer.errors import ExplorerError
 METRICS: dict[str, str] = {
     "params": "explorer.measure.complexity:params_metric",
     "macs": "explorer.measure.complexity:macs_metric",
+    "flops": "explorer.measure.complexity:flops_metric",
     "proxy": "explorer.measure.proxy:proxy_metric",
     "latency": "explorer.measure.latency:latency_metric",
     "opcost": "explorer.measure.opcost:opcost_metric",

@@ -1,9 +1,11 @@
-"""Parameter and MAC counts (fvcore), for the training form and the deployed form.
+"""Parameter, MAC and FLOP counts (fvcore), for the training form and the deployed form.
 
 fvcore counts one multiply-accumulate per "flop" for convolutions and linear layers,
-which is what papers (and RepViT's Table 1) call MACs. Operators fvcore has no rule for
-(activations, element-wise adds) are not counted; we return their names instead of
-hiding them, as fvcore itself does.
+which is what papers (and RepViT's Table 1, under the name "FLOPs") call MACs. The
+``flops`` metric is 2 x MACs over the same operators, the convention of torch's
+``FlopCounterMode`` and most NAS papers. Operators fvcore has no rule for (activations,
+element-wise adds) are counted in neither; we return their names instead of hiding
+them, as fvcore itself does.
 """
 from __future__ import annotations
 
@@ -85,3 +87,20 @@ def macs_metric(candidate: "Candidate", no_cache: bool = False, cache_dir: str |
                 "macs_uncounted_ops": list(deployed.uncounted_ops)}
 
     return _cached(candidate, "macs", compute, no_cache, cache_dir)
+
+
+#: FLOPs per multiply-accumulate (one multiply and one add)
+FLOPS_PER_MAC = 2
+#: the ``macs`` metric's count columns and their FLOP names
+_FLOPS_OF = {"macs": "flops", "macs_train": "flops_train"}
+
+
+def flops_metric(candidate: Candidate, **options: Any) -> dict[str, Any]:
+    """``flops`` = 2 x ``macs`` (deployed) and ``flops_train``, from whichever ``macs``
+    metric is registered (fvcore's cached count by default), with the same list of
+    operators neither counts, so the two can never disagree."""
+    from explorer.measure import metric_function
+
+    row = metric_function("macs")(candidate, **options)
+    return {_FLOPS_OF.get(k, k): FLOPS_PER_MAC * v if k in _FLOPS_OF else v
+            for k, v in row.items()}
