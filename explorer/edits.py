@@ -278,10 +278,27 @@ def kernel_3x3(spec: NetworkSpec) -> NetworkSpec:
     return _map_downsample(spec, lambda d: dataclasses.replace(d, kernel=3))
 
 
+def _place_se(spec: NetworkSpec, where: Callable[[int], bool]) -> NetworkSpec:
+    """SE in block b of every stage where ``where(b)``; downsampling units have none."""
+    return _map_blocks(spec, lambda s, b, blk: dataclasses.replace(blk, se=where(b)))
+
+
 @register("se_alternate", "SE placement: SE in the 1st, 3rd, 5th... block of each stage")
 def se_alternate(spec: NetworkSpec) -> NetworkSpec:
-    """Cross-block SE; never in downsampling units (they have none)."""
-    return _map_blocks(spec, lambda s, b, blk: dataclasses.replace(blk, se=b % 2 == 0))
+    """Cross-block SE (RepViT's choice, paper Table 7)."""
+    return _place_se(spec, lambda b: b % 2 == 0)
+
+
+@register("se_none", "SE placement: no SE in any block (paper Table 7's first row)")
+def se_none(spec: NetworkSpec) -> NetworkSpec:
+    """Removes every block's SE: the paper's no-SE baseline for the placement ablation."""
+    return _place_se(spec, lambda b: False)
+
+
+@register("se_all", "SE placement: SE in every block (paper Table 7's second row)")
+def se_all(spec: NetworkSpec) -> NetworkSpec:
+    """SE in every body block (the downsampling units' pre-block keeps none)."""
+    return _place_se(spec, lambda b: True)
 
 
 @register("distill", "+ distillation (RegNetY-16GF teacher; 2nd head merged at deploy)")

@@ -14,6 +14,8 @@ from typing import Any, Sequence
 
 import pandas as pd
 
+from explorer import backend_columns as bc
+
 #: one colour per series, shared by every figure
 COLORS = {
     "ours": "#1f77b4",
@@ -25,6 +27,8 @@ COLORS = {
     "roadmap": "#ff7f0e",
     "reference": "#000000",
 }
+#: one colour per latency backend of a multi-backend roadmap, in the order given
+BACKEND_COLORS = (COLORS["ours"], "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 FORMATS = ("png", "svg")
 
 
@@ -252,15 +256,21 @@ def _series(ax: Any, df: pd.DataFrame, col: str, color: str, label: str, marker:
 def plot_roadmap(df: pd.DataFrame, out_dir: str | Path, title_info: str | None = None,
                  stem: str = "roadmap") -> list[Path]:
     """Four panels per step, ours (blue) beside the paper's (orange): latency relative to
-    step 0 (the paper's is an iPhone 12, ours this machine, so only ratios compare),
+    step 0 (the paper's is an iPhone 12, ours this machine, so only ratios compare; a
+    table measured on several backends shows one series per backend),
     proxy vs paper top-1, params and MACs (the paper gives them only at the ends)."""
     plt = _pyplot()
     df = df.reset_index(drop=True)
     fig, axes = plt.subplots(2, 2, figsize=(12, 7.5))
     (lat, acc), (par, mac) = axes
 
-    _series(lat, df, "latency_rel", COLORS["ours"], "ours", "o")
-    _series(lat, df, "paper_latency_rel", COLORS["paper"], "paper", "s")
+    backends = bc.backends(df)
+    for backend, color in zip(backends, BACKEND_COLORS):
+        _series(lat, df, bc.column("latency_rel", backend), color,
+                bc.label(backend, "ours"), "o")
+    _series(lat, df, "paper_latency_rel", COLORS["paper"], "paper iPhone 12", "s")
+    if len(backends) > 1:
+        lat.legend(fontsize=7, frameon=False)
     lat.axhline(1.0, color="grey", lw=0.8, ls=":")
     lat.set_ylabel("latency ÷ step 0 latency")
     lat.set_title("Latency relative to step 0", fontsize=10)
@@ -275,7 +285,7 @@ def plot_roadmap(df: pd.DataFrame, out_dir: str | Path, title_info: str | None =
 
     xs = pd.Series(range(len(df)), dtype=float)
     for ax, col, scale, unit in ((par, "params", 1e6, "params (M)"),
-                                 (mac, "macs", 1e9, "MACs (G)")):
+                                 (mac, "macs", 1e9, "MACs (G) = paper's FLOPs")):
         ours_values = df[col] / scale if col in df else pd.Series(float("nan"), index=df.index)
         ax.bar(xs - 0.2, ours_values, width=0.4, color=COLORS["ours"])
         ax.bar(xs + 0.2, df[f"paper_{col}"] / scale, width=0.4, color=COLORS["paper"])

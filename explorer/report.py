@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import pandas as pd
 import yaml
 
-from explorer import plots, tables
+from explorer import backend_columns, plots, tables
 from explorer.errors import DataError, ExplorerError
 from explorer.measure.cache import atomic_write_text
 
@@ -49,7 +49,8 @@ def measure_references(names: Sequence[str] = REFERENCE_MODELS, progress: bool =
 
 def load_roadmap(path: str | Path | None = None) -> pd.DataFrame | None:
     """The roadmap table written by ``explorer roadmap`` (``path``, or results/roadmap.csv
-    when it exists; None when it does not)."""
+    when it exists; None when it does not). Of a table measured on several backends,
+    the first backend's latency is used."""
     csv = Path(path) if path is not None else DEFAULT_ROADMAP_CSV
     if not csv.exists():
         if path is not None:
@@ -60,6 +61,9 @@ def load_roadmap(path: str | Path | None = None) -> pd.DataFrame | None:
         df = pd.read_csv(csv, dtype={"step": str})
     except (OSError, ValueError) as exc:
         raise DataError(f"cannot read roadmap table {csv}: {exc}") from None
+    first = backend_columns.backends(df)[0]
+    if first is not None:  # measured on several backends: the first one's latency
+        df = backend_columns.select(df, first)
     missing = {"step", "on_path", "latency_ms", "proxy"} - set(df.columns)
     if missing:
         raise DataError(f"roadmap table {csv} lacks columns {', '.join(sorted(missing))}; "

@@ -1,65 +1,25 @@
 """The RepViT roadmap (paper section 3, Figure 2) as an ordered list of design edits,
-measured step by step beside the paper's numbers.
-
-Paper numbers come from shared/reference/repvit-facts.md section 1: iPhone 12 Core ML
-latency for every step, top-1 (300 epochs, no distillation) where stated, and params /
-MACs only at the two ends (the paper reports none in between).
+measured step by step beside the paper's numbers (held in :mod:`explorer.paper`), and
+the paper's SE-placement table (Table 7) measured the same way.
 """
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+import math
 from typing import Any, Sequence
 
 import pandas as pd
 
+from explorer import backend_columns as bc
 from explorer import edits as E
 from explorer import zoo
 from explorer.candidate import from_spec
 from explorer.errors import EditError
+from explorer.paper import CONTROL_STEPS, PAPER_STEPS, SE_TABLE, Step
 from explorer.spec import NetworkSpec
 
-DEFAULT_METRICS = ("params", "macs", "latency", "proxy")
+DEFAULT_METRICS = ("params", "macs", "flops", "latency", "proxy")
 
-
-@dataclass(frozen=True)
-class Step:
-    """One row of the roadmap: the edits it applies to the previous step (or to ``after``)."""
-
-    id: str
-    title: str
-    edits: tuple[str, ...]
-    paper_latency_ms: float | None = None
-    paper_top1: float | None = None
-    paper_params: float | None = None
-    paper_macs: float | None = None
-    on_path: bool = True
-    after: str | None = None  # off-path rows branch from this step id
-
-
-#: The paper's steps. Step 0 is MobileNetV3-L with GELU (its 75.2% top-1 used Google's
-#: recipe and no paper number exists for the GELU variant). Step 10 is the published,
-#: distilled RepViT-M0.9: recipe only, so its deployed model is step 9's.
-PAPER_STEPS: tuple[Step, ...] = (
-    Step("0", "MobileNetV3-L baseline (GELU)", ("gelu",), 1.01, None, 5.4e6, 219e6),
-    Step("1", "Aligning training recipe", ("align_recipe",), 1.01, 71.5),
-    Step("2", "Separate token mixer and channel mixer", ("split_mixers",), 0.81, 68.3),
-    Step("3a", "Reducing expansion ratio", ("expansion_2",), 0.65, None),
-    Step("3b", "Increasing width", ("widths",), 0.89, 73.5),
-    Step("4", "Early convolutions", ("early_conv",), 0.86, 73.9),
-    Step("5", "Deeper downsampling layers", ("deeper_downsampling",), 0.96, 75.4),
-    Step("6", "Simple classifier", ("simple_classifier",), 0.77, 74.8),
-    Step("7", "Overall stage ratio", ("stage_depths",), 0.91, 76.9),
-    Step("8", "Kernel size", ("kernel_3x3",), 0.89, 76.9),
-    Step("9", "SE layer placement = RepViT-M0.9", ("se_alternate",), 0.87, 77.4, 5.1e6, 0.8e9),
-    Step("10", "+ distillation (published RepViT-M0.9)", ("distill",), 0.9, 78.7, 5.1e6, 0.8e9),
-)
-
-#: The paper's control: ratio 2 and wider channels on the original MobileNetV3 block.
-CONTROL_STEPS: tuple[Step, ...] = (
-    Step("3-ctrl", "Control: ratio 2 + widths on the MobileNetV3 block",
-         ("expansion_2", "widths"), 0.91, 73.0, on_path=False, after="1"),
-)
 
 #: Steps whose paper top-1 reflects the architecture under one recipe (for agreement).
 _ARCH_TOP1_EXCLUDE = {"10"}  # distillation changes accuracy, not the architecture
@@ -101,39 +61,75 @@ def roadmap_specs(include_control: bool = True) -> list[tuple[str, NetworkSpec]]
     return [(step.id, spec) for step, spec in step_specs(roadmap_steps(include_control))]
 
 
+def _measure_one(spec: NetworkSpec, metrics: Sequence[str], backends: Sequence[str],
+                 options: dict[str, Any]) -> dict[str, Any]:
+    """One row; with several backends, the latency metric runs once per backend and its
+    columns are tagged with the backend's name (see :mod:`explorer.backend_columns`)."""
+    from explorer.measure import measure, metric_function
+
+    candidate = from_spec(spec)
+    if len(backends) == 1 or "latency" not in metrics:
+        return measure(candidate, metrics, backend=backends[0], **options)
+    row = measure(candidate, [m for m in metrics if m != "latency"], backend=backends[0],
+                  **options)
+    latency = metric_function("latency")
+    runs = [latency(candidate, backend=b, **options) for b in backends]
+    for backend, run in zip(backends, runs):
+        row.update(bc.tagged(run, backend))
+    row.update(backend=",".join(backends), threads=runs[0].get("threads"))
+    return row
+
+
 def _measure_rows(named: Sequence[tuple[dict[str, Any], NetworkSpec | None]],
                   metrics: Sequence[str], progress: bool, desc: str, **options: Any
                   ) -> list[dict[str, Any]]:
+    """``options["backend"]`` may name several backends, comma-separated."""
     from tqdm.auto import tqdm
 
-    from explorer.measure import measure
-
+    backends = bc.split(options.pop("backend", "ort"))
     rows = []
     bar = tqdm(named, desc=desc, disable=not progress, unit="step", leave=False)
     for info, spec in bar:
-        bar.set_postfix_str(str(info.get("step", info.get("removed", ""))))
+        bar.set_postfix_str(str(info.get("step", info.get("removed", info.get("name", "")))))
         row = dict(info)
         if spec is not None:
-            row.update(measure(from_spec(spec), metrics, **options))
+            row.update(_measure_one(spec, metrics, backends, options))
         rows.append(row)
     return rows
+
+
+def _relative(df: pd.DataFrame, col: str, out: str, groups: str | None = None) -> None:
+    """``out`` = ``col`` / its first row's value (within each of ``groups``); left out
+    when that first value is missing (e.g. no paper numbers for a user's own edits)."""
+    if col not in df or not len(df):
+        return
+    values = pd.to_numeric(df[col], errors="coerce")
+    first = values.groupby(df[groups]).transform(lambda v: v.iloc[0]) if groups \
+        else pd.Series(values.iloc[0], index=df.index)
+    if first.notna().all():
+        df[out] = values / first
+
+
+def _latency_relative(df: pd.DataFrame, out: str, groups: str | None = None) -> None:
+    """Every backend's latency and the paper's, relative to the first row (of a group)."""
+    for b in bc.backends(df):
+        _relative(df, bc.column("latency_ms", b), bc.column(out, b), groups)
+    _relative(df, "paper_latency_ms", f"paper_{out}", groups)
 
 
 def run_roadmap(steps: Sequence[Step] | None = None, base: NetworkSpec | None = None,
                 metrics: Sequence[str] = DEFAULT_METRICS, progress: bool = True,
                 **options: Any) -> pd.DataFrame:
     """One row per step: measured columns beside the paper's. ``options`` go to
-    :func:`explorer.measure.measure` (backend, threads, proxy, seed, no_cache, cache_dir)."""
+    :func:`explorer.measure.measure` (backend, threads, proxy, seed, no_cache, cache_dir);
+    ``backend="ort,torch"`` measures latency on each, in columns ``latency_ms[ort]``..."""
     pairs = step_specs(steps, base)
     named = [({"step": s.id, "edit": "+".join(s.edits), "title": s.title, "on_path": s.on_path,
                "paper_latency_ms": s.paper_latency_ms, "paper_top1": s.paper_top1,
                "paper_params": s.paper_params, "paper_macs": s.paper_macs}, spec)
              for s, spec in pairs]
     df = pd.DataFrame(_measure_rows(named, metrics, progress, "roadmap", **options))
-    if "latency_ms" in df and len(df):
-        df["latency_rel"] = df["latency_ms"] / df["latency_ms"].iloc[0]
-    if len(df) and df["paper_latency_ms"].notna().iloc[0]:
-        df["paper_latency_rel"] = df["paper_latency_ms"] / df["paper_latency_ms"].iloc[0]
+    _latency_relative(df, "latency_rel")
     return df
 
 
@@ -155,27 +151,63 @@ def run_ablation(steps: Sequence[Step] | None = None, base: NetworkSpec | None =
         except EditError as exc:
             named.append(({"removed": "+".join(skip.edits), "status": str(exc)}, None))
     df = pd.DataFrame(_measure_rows(named, metrics, progress, "ablation", **options))
-    for col in ("latency_ms", "proxy", "params", "macs"):
+    for col in [bc.column("latency_ms", b) for b in bc.backends(df)] + [
+            "proxy", "params", "macs", "flops"]:
         if col in df:
             df[f"{col}_delta"] = df[col] - df[col].iloc[0]
     return df
 
 
-def agreement(df: pd.DataFrame) -> dict[str, dict[str, float | int | None]]:
-    """Kendall tau of our latency vs the paper's latency, and of our proxy vs the paper's
-    top-1, over the main-path steps where the paper gives a number."""
+def run_se_table(metrics: Sequence[str] = DEFAULT_METRICS, progress: bool = True,
+                 resolution: int | None = None, **options: Any) -> pd.DataFrame:
+    """The paper's SE-placement ablation (Table 7): each model with no SE, SE in every
+    block and cross-block SE, measured beside the paper's iPhone 12 latency and top-1.
+    ``latency_rel`` is relative to the same model without SE."""
+    def spec(model: str, edit: str) -> NetworkSpec:
+        base = zoo.get_spec(model)
+        base = base.replace(resolution=resolution or base.resolution)
+        return dataclasses.replace(E.apply(base, [edit]), name=f"{model}+{edit}")
+
+    named = [({"model": r.model, "placement": r.placement, "edit": r.edit,
+               "paper_latency_ms": r.paper_latency_ms, "paper_top1": r.paper_top1},
+              spec(r.model, r.edit)) for r in SE_TABLE]
+    df = pd.DataFrame(_measure_rows(named, metrics, progress, "SE table", **options))
+    _latency_relative(df, "latency_rel", groups="model")
+    return df
+
+
+def _tau(rows: pd.DataFrame, ours: str, theirs: str) -> dict[str, float | int | None] | None:
+    """Kendall tau of column ``ours`` against ``theirs`` where both have a value (None
+    when ``ours`` was not measured)."""
     from scipy.stats import kendalltau
 
+    if ours not in rows:
+        return None
+    sub = rows[[ours, theirs]].dropna()
+    tau = kendalltau(sub[ours], sub[theirs]).statistic if len(sub) > 2 else None
+    return {"kendall_tau": None if tau is None or math.isnan(tau) else float(tau),
+            "n": len(sub)}
+
+
+def _agreement(latency_rows: pd.DataFrame, top1_rows: pd.DataFrame
+               ) -> dict[str, dict[str, float | int | None]]:
+    """Each backend's latency vs the paper's (keys tagged per backend when there are
+    several) and the proxy vs the paper's top-1."""
+    pairs = {bc.column("latency_vs_paper_latency", b):
+             (latency_rows, bc.column("latency_ms", b), "paper_latency_ms")
+             for b in bc.backends(latency_rows)}
+    pairs["proxy_vs_paper_top1"] = (top1_rows, "proxy", "paper_top1")
+    taus = {key: _tau(rows, ours, theirs) for key, (rows, ours, theirs) in pairs.items()}
+    return {key: tau for key, tau in taus.items() if tau is not None}
+
+
+def agreement(df: pd.DataFrame) -> dict[str, dict[str, float | int | None]]:
+    """Kendall tau of our latency (each backend's) vs the paper's latency, and of our
+    proxy vs the paper's top-1, over the main-path steps where the paper gives a number."""
     path = df[df["on_path"]]
-    out: dict[str, dict[str, float | int | None]] = {}
-    pairs = {"latency_vs_paper_latency": ("latency_ms", "paper_latency_ms", path),
-             "proxy_vs_paper_top1": ("proxy", "paper_top1",
-                                     path[~path["step"].isin(_ARCH_TOP1_EXCLUDE)])}
-    for key, (ours, theirs, rows) in pairs.items():
-        if ours not in rows:
-            continue
-        sub = rows[[ours, theirs]].dropna()
-        tau = kendalltau(sub[ours], sub[theirs]).statistic if len(sub) > 2 else None
-        out[key] = {"kendall_tau": None if tau is None or tau != tau else float(tau),
-                    "n": int(len(sub))}
-    return out
+    return _agreement(path, path[~path["step"].isin(_ARCH_TOP1_EXCLUDE)])
+
+
+def se_agreement(df: pd.DataFrame) -> dict[str, dict[str, float | int | None]]:
+    """The same Kendall taus over the SE table's rows."""
+    return _agreement(df, df)

@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import random
 
@@ -152,3 +153,56 @@ def test_roadmap_table_and_ablation(tmp_path):
     assert len(ab) == len(roadmap.PAPER_STEPS) + 1
     assert (ab["status"] != "ok").sum() == 1  # without simple_classifier, distill cannot apply
     assert json.loads((tmp_path / "roadmap.json").read_text())["agreement"] == {}
+
+
+SE_EDITS = {"se_none": lambda b: False, "se_all": lambda b: True,
+            "se_alternate": lambda b: b % 2 == 0}
+
+
+@pytest.mark.parametrize("name", sorted(SE_EDITS))
+@pytest.mark.parametrize("base", ["mobilenetv3_large_100", "repvit_m0_9", "repvit_m1_5",
+                                  "tiny", "tiny_ir"])
+def test_se_edits_apply_to_any_spec_with_blocks(name, base):
+    from tests.conftest import tiny_spec
+
+    spec = {"tiny": tiny_spec(), "tiny_ir": tiny_spec("ir", "mbv3", "mbv3")}.get(base) \
+        or zoo.get_spec(base)
+    out = edits.apply(spec, [name])
+    assert [blk.se for _, b, blk in out.iter_blocks()] == \
+        [SE_EDITS[name](b) for _, b, _ in spec.iter_blocks()]
+    # only SE changes: same blocks otherwise, same downsampling units, stem and head
+    strip = [dataclasses.replace(blk, se=False) for _, _, blk in out.iter_blocks()]
+    assert strip == [dataclasses.replace(blk, se=False) for _, _, blk in spec.iter_blocks()]
+    assert [st.downsample for st in out.stages] == [st.downsample for st in spec.stages]
+    assert (out.stem, out.head) == (spec.stem, spec.head)
+    build(out.replace(resolution=32))
+
+
+def test_se_none_then_se_alternate_is_the_published_m0_9():
+    m09 = zoo.get_spec("repvit_m0_9")
+    plain = edits.apply(m09, ["se_none"])
+    assert not any(blk.se for _, _, blk in plain.iter_blocks()) and plain != m09
+    again = edits.apply(plain, ["se_alternate"])
+    assert again == m09 and again.hash == m09.hash
+
+
+@pytest.mark.parametrize("placement", ["se_none", "se_all"])
+def test_se_placements_compose_with_the_roadmap(placement):
+    """The roadmap with step 9's cross-block SE replaced, or with the other placement
+    applied anywhere before it, applies and builds; a later se_alternate still wins."""
+    base = zoo.get_spec("mobilenetv3_large_100")
+    swapped = edits.apply(base, [placement if e == "se_alternate" else e for e in PATH])
+    assert swapped == edits.apply(zoo.get_spec("repvit_m0_9"), [placement])
+    build(swapped.replace(resolution=32))
+    for i in range(PATH.index("se_alternate") + 1):
+        assert edits.apply(base, PATH[:i] + [placement] + PATH[i:]) == \
+            zoo.get_spec("repvit_m0_9")
+
+
+def test_the_papers_se_table_names_registered_edits():
+    from explorer.paper import SE_TABLE
+
+    assert [r.edit for r in SE_TABLE] == ["se_none", "se_all", "se_alternate"] * 2
+    assert all(r.edit in edits.EDITS for r in SE_TABLE)
+    assert [(r.paper_latency_ms, r.paper_top1) for r in SE_TABLE] == [
+        (0.83, 77.92), (0.92, 78.75), (0.87, 78.74), (1.48, 81.86), (1.58, 82.29), (1.52, 82.29)]

@@ -9,13 +9,17 @@ from typing import Any
 from explorer.commands._common import add_cache_dir
 
 
-def add(p: argparse.ArgumentParser, backend_default: str = "ort") -> None:
-    """Register measurement options on a subcommand parser."""
+def add(p: argparse.ArgumentParser, backend_default: str = "ort",
+        several_backends: bool = False) -> None:
+    """Register measurement options on a subcommand parser; ``several_backends`` for
+    commands that put one latency column per backend side by side (roadmap)."""
     g = p.add_argument_group("measurement options")
     g.add_argument("--backend", default=backend_default,
                    help="latency backend: ort (default), torch, cuda, coreml, lut, "
                         "device:NAME (imported measurements), model:PROFILE (a device cost "
-                        "model, e.g. model:iphone12; see 'explorer device list')")
+                        "model, e.g. model:iphone12; see 'explorer device list')"
+                        + ("; several, comma-separated (ort,model:iphone12), side by side"
+                           if several_backends else ""))
     g.add_argument("--threads", type=int, default=1,
                    help="intra-op threads for CPU backends (default 1: repeatable on a "
                         "shared machine)")
