@@ -12,6 +12,7 @@ zoo specs reproduce timm's parameter counts exactly.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import math
@@ -192,10 +193,17 @@ def _digest(data: Any) -> str:
     return hashlib.sha256(canon.encode()).hexdigest()[:16]
 
 
+@functools.lru_cache(maxsize=None)
+def _float_fields(cls: type) -> frozenset[str]:
+    """Fields annotated ``float`` (resolving hints is slow: once per class, not per call)."""
+    return frozenset(name for name, hint in typing.get_type_hints(cls).items()
+                     if hint is float)
+
+
 def _to_plain(obj: Any) -> Any:
     if dataclasses.is_dataclass(obj):
-        hints = typing.get_type_hints(type(obj))
-        return {f.name: (float(getattr(obj, f.name)) if hints[f.name] is float  # 4 == 4.0
+        floats = _float_fields(type(obj))
+        return {f.name: (float(getattr(obj, f.name)) if f.name in floats  # 4 == 4.0
                          else _to_plain(getattr(obj, f.name))) for f in dataclasses.fields(obj)}
     if isinstance(obj, tuple):
         return [_to_plain(v) for v in obj]

@@ -6,6 +6,7 @@ examples:
   explorer bench latency --backend ort --repeats 5      # zoo latency vs the paper's ratios
   explorer bench proxy                                  # seconds of every zero-cost proxy
   explorer bench search --trials 100 --seed 2           # TPE vs random; trials per minute
+  explorer bench device                                 # iphone12 profile vs the paper
   explorer bench latency --models repvit_m0_9 --repeats 2 --out /tmp/quick.json"""
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import importlib
 
 from explorer.commands._common import add_command
 
-BENCHMARKS = ["latency", "proxy", "search"]
+BENCHMARKS = ["latency", "proxy", "search", "device"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -304,13 +304,12 @@ class OpCost:
                    tuple(Op.from_dict(o) for o in data["ops"]))
 
 
-def _valid(value: Any) -> bool:
-    """A cached entry is served only if it still parses into ops."""
+def _parse(value: Any) -> "OpCost | None":
+    """A cached entry is served only if it still parses into ops (else: a miss)."""
     try:
-        OpCost.from_dict(value)
-    except (KeyError, TypeError, ValueError):
-        return False
-    return True
+        return OpCost.from_dict(value)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
 
 
 def opcost(candidate: Candidate, precision: str = "fp16", no_cache: bool = False,
@@ -324,8 +323,9 @@ def opcost(candidate: Candidate, precision: str = "fp16", no_cache: bool = False
            "in_chans": candidate.in_chans, "version": FEATURES_VERSION,
            "torch": torch.__version__.split("+")[0]}
     hit = cache.get(key)
-    if hit is not None and _valid(hit):
-        return OpCost.from_dict(hit)
+    cached = _parse(hit) if hit is not None else None
+    if cached is not None:
+        return cached
     ops = trace_ops(candidate.deployed, example_input(candidate), precision)
     result = OpCost(candidate.name, candidate.resolution, precision, tuple(ops))
     cache.put(key, result.to_dict())

@@ -16,9 +16,11 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from explorer.errors import BackendError, DataError
-from explorer.measure.cache import atomic_write_text, default_cache_dir
-from explorer.measure.devicemodel import PARAMETERS, predict_ms
+from explorer.measure.cache import Cache, atomic_write_text, default_cache_dir
+from explorer.measure.devicemodel import PARAMETERS, network_features
 from explorer.measure.latency import Backend
 from explorer.measure.opcost import FEATURES_VERSION, PRECISIONS, opcost
 
@@ -46,8 +48,8 @@ class Profile:
 
     def predict(self, candidate: Candidate, cache_dir: str | Path | None = None,
                 no_cache: bool = False) -> float:
-        return predict_ms(self.parameters, opcost(candidate, self.precision, no_cache,
-                                                  cache_dir))
+        theta = np.array([self.parameters.get(p, 0.0) for p in PARAMETERS])
+        return float(feature_row(candidate, self.precision, cache_dir, no_cache) @ theta)
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "device": self.device, "precision": self.precision,
@@ -55,6 +57,24 @@ class Profile:
                 "features_version": self.features_version,
                 "parameters": {p: float(self.parameters.get(p, 0.0)) for p in PARAMETERS},
                 "fit": self.fit}
+
+
+def feature_row(candidate: "Candidate", precision: str, cache_dir: str | Path | None = None,
+                no_cache: bool = False) -> np.ndarray:
+    """The network's cost-model features, cached on their own: a search predicts from one
+    small cache read instead of re-reading every operator."""
+    cache = Cache("devicefeatures", Path(cache_dir) if cache_dir else default_cache_dir(),
+                  enabled=not no_cache)
+    key = {"key": candidate.key, "resolution": candidate.resolution, "precision": precision,
+           "in_chans": candidate.in_chans, "version": FEATURES_VERSION, "terms": PARAMETERS}
+    hit = cache.get(key)
+    if (isinstance(hit, dict) and isinstance(hit.get("features"), list)
+            and len(hit["features"]) == len(PARAMETERS)
+            and all(isinstance(v, (int, float)) for v in hit["features"])):
+        return np.array(hit["features"], dtype=float)
+    row = network_features(opcost(candidate, precision, no_cache, cache_dir))
+    cache.put(key, {"features": [float(v) for v in row]})
+    return row
 
 
 def check_name(name: str) -> str:

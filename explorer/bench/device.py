@@ -1,0 +1,193 @@
+"""explorer bench device: how well a device profile speaks for the phone, out of sample.
+
+Checks the issue's targets for a profile fitted without any RepViT row: the fit set's
+leave-one-out and leave-one-family-out errors (with and without EfficientNet-B3, which a
+fit can hinge on); the paper's roadmap (Kendall tau over the 12 main-path rows beside
+MACs and params, the direction of every on-path step, M0.9 / step 0); the RepViT family
+(each within +-15% of the paper); the paper's SE-placement table where its edits exist;
+and the cost of one prediction once features are cached.
+
+examples:
+  explorer bench device                              # iphone12 -> results/bench/device.json
+  explorer bench device --profile mine --latencies my_phone.csv --out /tmp/mine.json"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from explorer.bench import environment, write_json
+from explorer.commands._common import add_cache_dir, add_command
+
+#: RepViT family, paper Tables 1-2 (iPhone 12, iOS 16, Core ML); M0.9's README screenshot
+FAMILY_MS = {"repvit_m0_9": 0.87, "repvit_m1_0": 1.0, "repvit_m1_1": 1.1, "repvit_m1_5": 1.5,
+             "repvit_m2_3": 2.3}
+#: the paper's Table 7 (SE placement): (model, edit) -> iPhone 12 ms
+SE_TABLE_MS = {("repvit_m0_9", "se_none"): 0.83, ("repvit_m0_9", "se_all"): 0.92,
+               ("repvit_m0_9", "se_alternate"): 0.87, ("repvit_m1_5", "se_none"): 1.48,
+               ("repvit_m1_5", "se_all"): 1.58, ("repvit_m1_5", "se_alternate"): 1.52}
+#: on-path steps whose direction is checked (step 1 and 10 change no architecture)
+PATH = ("0", "2", "3a", "3b", "4", "5", "6", "7", "8", "9")
+TARGETS = {"roadmap_tau": 0.5, "ratio_tolerance": 0.10, "family_tolerance": 0.15,
+           "lofo_median_abs_pct_error": 10.0}
+
+
+def _versus(predicted: float, paper: float) -> dict[str, float]:
+    return {"paper_ms": paper, "predicted_ms": round(predicted, 4),
+            "error_pct": round((predicted / paper - 1) * 100, 1)}
+
+
+def _fit_errors(path: str, cache_dir: str | None, drop: set[str], progress: bool
+                ) -> dict[str, Any]:
+    from explorer.measure import devicemodel as dm
+    from explorer.measure.devicefit import features_of, read_rows
+
+    rows = [r for r in read_rows(path) if r.model not in drop]
+    pairs, _ = features_of(rows, Path(path).parent, "fp16", cache_dir, progress, strict=True)
+    x = np.array([dm.network_features(c) for _, c in pairs])
+    y = np.array([r.latency_ms for r, _ in pairs])
+    w = np.array([r.weight for r, _ in pairs])
+    loo = dm.held_out(x, y, w, [str(i) for i in range(len(y))])
+    lofo = dm.held_out(x, y, w, [r.family for r, _ in pairs])
+    return {"rows": len(y), "dropped": sorted(drop),
+            "loo": dm.error_summary(loo, y), "lofo": dm.error_summary(lofo, y)}
+
+
+def run_bench(profile_ref: str = "iphone12", latencies: str | None = None,
+              cache_dir: str | None = None, progress: bool = True) -> dict[str, Any]:
+    from explorer import edits, zoo
+    from explorer.candidate import from_spec
+    from explorer.measure import devicemodel as dm
+    from explorer.measure.opcost import opcost
+    from explorer.measure.profiles import ModelBackend, load, shipped_dir
+    from explorer.measure.timing import Protocol
+    from explorer.roadmap import PAPER_STEPS, step_specs
+
+    load_before = os.getloadavg()
+    profile = load(profile_ref, cache_dir)
+    fit_csv = latencies or str(shipped_dir() / "iphone12_fit.csv")
+
+    def predict(spec: Any) -> tuple[float, dict[str, Any]]:
+        cost = opcost(from_spec(spec), profile.precision, cache_dir=cache_dir)
+        return dm.predict_ms(profile.parameters, cost), cost.totals()
+
+    roadmap = []
+    for step, spec in step_specs(PAPER_STEPS):
+        ms, totals = predict(spec)
+        roadmap.append({"step": step.id, "paper_ms": step.paper_latency_ms,
+                        "predicted_ms": round(ms, 4), "macs": totals["opcost_macs"],
+                        "weight_bytes": totals["opcost_weight_bytes"]})
+    paper = [r["paper_ms"] for r in roadmap]
+    by_step = {r["step"]: r for r in roadmap}
+    directions = []
+    for a, b in zip(PATH, PATH[1:]):
+        pred = np.sign(by_step[b]["predicted_ms"] - by_step[a]["predicted_ms"])
+        ref = np.sign(by_step[b]["paper_ms"] - by_step[a]["paper_ms"])
+        directions.append({"from": a, "to": b, "right": bool(pred == ref)})
+    ratio = by_step["9"]["predicted_ms"] / by_step["0"]["predicted_ms"]
+    paper_ratio = by_step["9"]["paper_ms"] / by_step["0"]["paper_ms"]
+
+    family = {}
+    for name, ms in FAMILY_MS.items():
+        pred, _ = predict(zoo.get_spec(name))
+        family[name] = _versus(pred, ms)
+    se_rows = []
+    for (name, edit), ms in SE_TABLE_MS.items():
+        try:
+            spec = edits.apply(zoo.get_spec(name), [edit])
+        except Exception as exc:  # noqa: BLE001 - an edit this version does not have
+            se_rows.append({"model": name, "edit": edit, "paper_ms": ms, "error": str(exc)})
+            continue
+        pred, _ = predict(spec)
+        se_rows.append({"model": name, "edit": edit, **_versus(pred, ms)})
+
+    backend = ModelBackend(profile_ref)
+    cands = [from_spec(zoo.get_spec(n)) for n in FAMILY_MS]
+    costs = []
+    for _ in range(5):
+        for cand in cands:
+            t0 = time.perf_counter()
+            backend.latency(cand, 1, Protocol(), Path(cache_dir) if cache_dir else None)
+            costs.append((time.perf_counter() - t0) * 1e3)
+
+    fit_all = _fit_errors(fit_csv, cache_dir, set(), progress)
+    fit_no_b3 = _fit_errors(fit_csv, cache_dir, {"efficientnet_b3"}, progress)
+    tau = dm.kendall_tau([r["predicted_ms"] for r in roadmap], paper)
+    fam_ok = all(abs(f["error_pct"]) <= 100 * TARGETS["family_tolerance"]
+                 for f in family.values())
+    return {
+        "profile": profile.name, "profile_file": profile.path, "fit_csv": Path(fit_csv).name,
+        "parameters": profile.parameters,
+        "roadmap": roadmap,
+        "roadmap_kendall_tau": tau,
+        "roadmap_macs_tau": dm.kendall_tau([r["macs"] for r in roadmap], paper),
+        "roadmap_params_tau": dm.kendall_tau([r["weight_bytes"] for r in roadmap], paper),
+        "directions": directions,
+        "directions_right": sum(d["right"] for d in directions),
+        "m0_9_over_step0": round(ratio, 3), "paper_m0_9_over_step0": round(paper_ratio, 3),
+        "family": family, "se_table": se_rows,
+        "fit_set": fit_all, "fit_set_without_efficientnet_b3": fit_no_b3,
+        "prediction_ms_cached": {"median": round(statistics.median(costs), 3),
+                                 "max": round(max(costs), 3), "n": len(costs)},
+        "targets": {
+            **TARGETS,
+            "roadmap_tau_met": tau is not None and tau >= TARGETS["roadmap_tau"],
+            "directions_met": all(d["right"] for d in directions),
+            "ratio_met": abs(ratio / paper_ratio - 1) <= TARGETS["ratio_tolerance"],
+            "family_met": fam_ok,
+            "lofo_met": fit_all["lofo"]["median_abs_pct_error"]
+            <= TARGETS["lofo_median_abs_pct_error"],
+        },
+        **environment(load_before),
+    }
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = add_command(sub, "device", help="device profile vs the paper, out of sample",
+                    description=__doc__)
+    p.add_argument("--profile", default="iphone12", help="profile name or file "
+                   "(default iphone12)")
+    p.add_argument("--latencies", default=None, metavar="CSV",
+                   help="the profile's fit CSV, for its held-out errors (default: the "
+                        "shipped iphone12 fit data)")
+    p.add_argument("--out", default="results/bench/device.json",
+                   help="result JSON (default results/bench/device.json)")
+    add_cache_dir(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import sys
+
+    from explorer.measure.cache import check_writable
+
+    check_writable(args.out, "--out")
+    r = run_bench(args.profile, args.latencies, args.cache_dir, sys.stderr.isatty())
+    write_json(args.out, r)
+    print(f"profile {r['profile']} ({r['fit_csv']}, {r['fit_set']['rows']} rows, no RepViT)")
+    print(f"  fit set leave-one-out median |error| {r['fit_set']['loo']['median_abs_pct_error']}%"
+          f", leave-one-family-out {r['fit_set']['lofo']['median_abs_pct_error']}% "
+          f"(without EfficientNet-B3: "
+          f"{r['fit_set_without_efficientnet_b3']['lofo']['median_abs_pct_error']}%)")
+    print(f"  roadmap Kendall tau {r['roadmap_kendall_tau']} (MACs {r['roadmap_macs_tau']}, "
+          f"params {r['roadmap_params_tau']}); directions right {r['directions_right']}/"
+          f"{len(r['directions'])}; M0.9 / step 0 {r['m0_9_over_step0']} (paper "
+          f"{r['paper_m0_9_over_step0']})")
+    for name, f in r["family"].items():
+        print(f"  {name:<14} predicted {f['predicted_ms']:.3f} ms, paper {f['paper_ms']} ms "
+              f"({f['error_pct']:+.1f}%)")
+    for row in r["se_table"]:
+        if "predicted_ms" in row:
+            print(f"  SE table {row['model']} {row['edit']:<13} predicted "
+                  f"{row['predicted_ms']:.3f} ms, paper {row['paper_ms']} ms "
+                  f"({row['error_pct']:+.1f}%)")
+    print(f"  one cached prediction: median {r['prediction_ms_cached']['median']} ms")
+    print("  targets met: " + ", ".join(f"{k[:-4]} {'yes' if v else 'NO'}"
+                                        for k, v in r["targets"].items() if k.endswith("_met")))
+    print(f"wrote {args.out}")
+    return 0
