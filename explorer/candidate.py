@@ -14,8 +14,9 @@ from typing import Callable
 
 from torch import nn
 
-from explorer.errors import UnknownModelError
-from explorer.spec import NetworkSpec, load_spec
+from explorer import footprint
+from explorer.errors import SpecError, UnknownModelError
+from explorer.spec import MIN_RESOLUTION, NetworkSpec, load_spec
 
 
 @dataclass
@@ -48,10 +49,13 @@ class Candidate:
 
 
 def from_spec(spec: NetworkSpec, name: str | None = None, source: str = "spec") -> Candidate:
+    """A candidate for ``spec``; one that cannot fit in memory is refused here, before
+    anything is allocated (see :mod:`explorer.footprint`)."""
     from explorer.build import build
 
-    return Candidate(name or spec.name or spec.hash, lambda: build(spec), spec.resolution,
-                     spec, source, spec.in_chans)
+    name = name or spec.name or spec.hash
+    footprint.check_fits(footprint.spec_bytes(spec), f"{name} at {spec.resolution} px")
+    return Candidate(name, lambda: build(spec), spec.resolution, spec, source, spec.in_chans)
 
 
 def from_module(module: nn.Module, name: str, resolution: int = 224) -> Candidate:
@@ -65,6 +69,14 @@ def from_timm(name: str, resolution: int = 224) -> Candidate:
         close = difflib.get_close_matches(name, timm.list_models(), n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise UnknownModelError(f"unknown timm model {name!r}{hint}")
+    if isinstance(resolution, bool) or not isinstance(resolution, int) \
+            or resolution < MIN_RESOLUTION:
+        raise SpecError(f"resolution must be a whole number of at least {MIN_RESOLUTION} px, "
+                        f"got {resolution!r}")
+    if resolution > footprint.PROBE_ABOVE:  # above the size every model is made for
+        probe = timm.create_model(name, pretrained=False)
+        footprint.check_fits(footprint.module_bytes(probe, resolution),
+                             f"{name} at {resolution} px")
     return Candidate(name, lambda: timm.create_model(name, pretrained=False), resolution,
                      None, "timm")
 
@@ -81,7 +93,7 @@ def resolve(ref: str, kind: str = "auto", resolution: int | None = None) -> Cand
         spec = zoo.get_spec(ref)
     elif kind in ("timm", "auto"):
         try:
-            return from_timm(ref, resolution or 224)
+            return from_timm(ref, 224 if resolution is None else resolution)
         except UnknownModelError:
             if kind == "timm":
                 raise

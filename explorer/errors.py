@@ -54,5 +54,10 @@ class OutputError(ExplorerError, OSError):
     """An output or cache folder cannot be created or a result file cannot be written."""
 
 
+class TooLargeError(ExplorerError, ValueError):
+    """A network or dataset would need more memory than the machine has; the message
+    gives the estimate (see explorer/footprint.py)."""
+
+
 class BudgetError(ExplorerError, ValueError):
     """A latency budget is not positive, or below anything the search space can reach."""

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from explorer import footprint
 from explorer.errors import ExplorerError, SearchSpaceError, SpecError
 from explorer.spec import (KERNELS, BlockSpec, NetworkSpec, StageSpec, make_divisible,
                            parse_yaml)
@@ -233,6 +234,10 @@ class SearchSpace:
             except SpecError as exc:
                 raise SearchSpaceError(f"{self.source}: {label} gives an invalid network: "
                                        f"{exc}") from None
+        big = self.largest()  # every dimension at its maximum: the most memory
+        widths = "/".join(str(_stage_width(stage)) for stage in big.stages)
+        footprint.check_fits(footprint.spec_bytes(big), f"{self.source}: its largest network "
+                             f"(resolution {big.resolution}, stage widths {widths})")
         return self
 
 

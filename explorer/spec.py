@@ -31,6 +31,7 @@ STEM_KINDS = ("mbv3", "early_conv")
 HEAD_KINDS = ("mbv3", "classifier")
 DOWNSAMPLE_KINDS = ("repvit",)
 KERNELS = (1, 3, 5, 7)
+MIN_RESOLUTION = 32  # px: five stride-2 stages still leave one pixel
 #: Known training recipes (roadmap step 1 switches from the first to the second).
 RECIPES = {
     "mobilenetv3-google": "MobileNetV3 paper: RMSProp, lr 0.1, batch 4096, EMA, dropout 0.8",
@@ -296,7 +297,8 @@ def _check_conv(kernel: int, expansion: float, act: str, path: str) -> None:
 def validate(spec: NetworkSpec) -> NetworkSpec:
     """Raise :class:`SpecError` naming the first impossible field; return the spec."""
     _check_pos_int(spec.resolution, "resolution")
-    _check(spec.resolution >= 32, "resolution", f"must be at least 32, got {spec.resolution}")
+    _check(spec.resolution >= MIN_RESOLUTION, "resolution",
+           f"must be at least {MIN_RESOLUTION}, got {spec.resolution}")
     _check_pos_int(spec.num_classes, "num_classes")
     _check_pos_int(spec.in_chans, "in_chans")
     _check_choice(spec.recipe.name, tuple(RECIPES), "recipe.name")

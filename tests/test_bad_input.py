@@ -156,3 +156,69 @@ def test_proxy_fit_options_are_not_silently_ignored(tmp_path, capsys, argv, need
 def test_proxy_fit_alpha_that_still_ranks_is_fine(tmp_path, capsys):
     assert main(["proxy", "fit", "--out", str(tmp_path), "--alpha", "50", "--json"]) == 0
     assert any(json.loads(capsys.readouterr().out)["coef"].values())
+
+
+@pytest.fixture
+def huge_width_spec(tmp_path):
+    spec = tiny_spec(resolution=32)
+    blocks = spec.stages[1].blocks
+    wide = spec.replace(stages=(spec.stages[0], spec.stages[1].__class__(
+        (blocks[0].__class__(**{**blocks[0].__dict__, "width": 10**9}),),
+        spec.stages[1].downsample)))
+    path = tmp_path / "wide.json"
+    path.write_text(wide.to_json())
+    return path
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["measure", "--model", "repvit_m0_9", "--resolution", "100000"],
+     "repvit_m0_9 at 100000 px needs about"),
+    (["measure", "--timm", "resnet18", "--resolution", "100000"],
+     "resnet18 at 100000 px needs about"),
+    (["measure", "--spec", "{wide}"], "at 32 px needs about"),
+    (["measure", "--timm", "resnet18", "--resolution", "0"],
+     "resolution must be a whole number of at least 32 px, got 0"),
+    (["measure", "--timm", "resnet18", "--resolution", "-5"], "got -5"),
+    (["proxy", "score", "--model", "repvit_m0_9", "--proxies", "train", "--data", "{tmp}",
+      "--train-resolution", "100000"], "the 'train' proxy's images"),
+])
+def test_what_cannot_fit_in_memory_is_refused_with_the_estimate(tmp_path, capsys,
+                                                                 huge_width_spec, argv,
+                                                                 needle):
+    argv = [a.format(tmp=tmp_path, wide=huge_width_spec) for a in argv]
+    err = fails(capsys, *argv, "--metrics" if argv[0] == "measure" else "--seed",
+                "params" if argv[0] == "measure" else 0)
+    assert needle in err
+    assert "GB at batch 1" in err or "resolution must be" in err
+
+
+def test_space_whose_largest_network_cannot_fit_is_refused(tmp_path, capsys, monkeypatch):
+    search_fakes.install_for_test(monkeypatch)
+    space = tmp_path / "big.yaml"
+    space.write_text("base: repvit_m0_9\nresolution: [224, 100000]\n")
+    err = fails(capsys, "search", "--space", space, "--budget-ms", 1, "--trials", 1,
+                "--storage", tmp_path / "s.db")
+    assert "its largest network (resolution 100000, stage widths 48/96/192/384) needs" in err
+
+
+@pytest.mark.parametrize("name", ["mobilenetv3_large_100", "repvit_m0_9", "repvit_m2_3"])
+@pytest.mark.parametrize("resolution", [64, 160])
+def test_memory_estimate_is_close_to_the_built_network(name, resolution):
+    """Weights + every leaf layer's output of the real module, against the estimate from
+    the spec alone (which keeps ACTIVATION_COPIES per layer instead of each leaf)."""
+    from explorer import footprint, zoo
+    from explorer.build import build
+
+    spec = zoo.get_spec(name).replace(resolution=resolution)
+    actual = footprint.module_bytes(build(spec), resolution)
+    assert 0.7 < footprint.spec_bytes(spec) / actual < 1.4
+
+
+def test_memory_limit_can_be_set(monkeypatch):
+    from explorer import footprint
+    from explorer.errors import TooLargeError
+
+    monkeypatch.setenv("EXPLORER_MEMORY_LIMIT_GB", "0.001")
+    with pytest.raises(TooLargeError, match="more than the 0.0 GB"):
+        footprint.check_fits(2 * 2**20, "x")
+    footprint.check_fits(2**19, "x")

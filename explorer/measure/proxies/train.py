@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 import torch.nn.functional as F
 
+from explorer import footprint
 from explorer.errors import DataError, ProxyError
 from explorer.measure.proxies import datasets
 from explorer.measure.proxies.zero_cost import logits, train_mode
@@ -41,6 +42,9 @@ class ShortTraining(Proxy):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ProxyError(f"the 'train' proxy's {option} must be a positive integer, "
                                  f"got {value!r}")  # 0 steps would cache an untrained score
+        footprint.check_fits(2 * max_images * 3 * resolution ** 2 * footprint.BYTES_PER_VALUE,
+                             f"the 'train' proxy's images (up to {max_images} per split) at "
+                             f"{resolution} px")
         self.data = str(Path(path).expanduser().resolve())
         self.steps, self.batch, self.resolution, self.lr = steps, batch, resolution, lr
         self.holdout, self.max_images = holdout, max_images
