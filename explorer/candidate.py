@@ -7,11 +7,13 @@ its deployed (fused) form are built lazily, once.
 from __future__ import annotations
 
 import difflib
+import hashlib
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Callable
 
+import torch
 from torch import nn
 
 from explorer import footprint
@@ -42,10 +44,40 @@ class Candidate:
 
     @property
     def key(self) -> str:
-        """Cache key for measurements of the deployed model."""
+        """Cache key for measurements of the deployed model (latency, features)."""
         if self.spec is not None:
             return self.spec.deploy_hash
-        return f"{self.source}:{self.name}@{self.resolution}"
+        return self._foreign_key
+
+    @property
+    def train_key(self) -> str:
+        """Cache key for measurements of the training form (proxies, complexity): a spec's
+        full hash, since the recipe (e.g. a distillation head) changes the trained network."""
+        if self.spec is not None:
+            return self.spec.hash
+        return self._foreign_key
+
+    @cached_property
+    def _foreign_key(self) -> str:
+        """A timm model is fixed by its name; any other module by its content, never by
+        its name (two different modules both called 'net' must not share a row)."""
+        if self.source == "timm":
+            return f"timm:{self.name}@{self.resolution}x{self.in_chans}"
+        return f"module:{module_digest(self.model)}@{self.resolution}x{self.in_chans}"
+
+
+def module_digest(module: nn.Module) -> str:
+    """Content hash of a module: every submodule's class and printed configuration, and
+    every parameter and buffer (name, dtype, shape, values)."""
+    h = hashlib.sha256()
+    for name, sub in module.named_modules():
+        h.update(f"{name}|{type(sub).__module__}.{type(sub).__qualname__}|"
+                 f"{sub.extra_repr()}\n".encode())
+    for name, tensor in module.state_dict(keep_vars=False).items():
+        t = tensor.detach().cpu().contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}\n".encode())
+        h.update(t.view(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()[:16]
 
 
 def from_spec(spec: NetworkSpec, name: str | None = None, source: str = "spec") -> Candidate:

@@ -54,6 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        from explorer.machine import set_machine_tag
+
+        set_machine_tag(getattr(args, "machine_tag", None))
         return int(args.func(args) or 0)
     except ExplorerError as exc:
         print(f"explorer {args.command}: error: {exc}", file=sys.stderr)

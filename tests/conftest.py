@@ -1,7 +1,10 @@
 """Shared test helpers: tiny specs and BatchNorm randomisation so fusion checks mean something."""
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 
 import pytest
 import torch
@@ -11,7 +14,12 @@ from explorer.spec import (BlockSpec, DownsampleSpec, HeadSpec, NetworkSpec, Rec
                            StageSpec, StemSpec)
 
 torch.set_num_threads(1)
-os.environ.setdefault("EXPLORER_CACHE_DIR", "")  # tests pass explicit cache dirs
+#: the suite's own cache (also for spawned workers, which inherit the environment): never
+#: the user's ~/.cache/explorer, whatever the shell exported
+CACHE_DIR = tempfile.mkdtemp(prefix="explorer-test-cache-")
+os.environ["EXPLORER_CACHE_DIR"] = CACHE_DIR
+os.environ.pop("EXPLORER_MACHINE_TAG", None)
+atexit.register(shutil.rmtree, CACHE_DIR, ignore_errors=True)
 
 
 def randomize_bn(model: nn.Module, seed: int = 0) -> nn.Module:

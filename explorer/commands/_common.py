@@ -18,9 +18,14 @@ def add_command(sub: argparse._SubParsersAction, name: str, **kwargs: Any
 
 
 def add_cache_dir(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
-    """--cache-dir, the same for every command that measures or reads measurements."""
+    """--cache-dir and --machine-tag, the same for every command that measures or reads
+    measurements (the tag is part of the machine fingerprint in every cache key)."""
     p.add_argument("--cache-dir", default=None, help="cache folder (default "
                    "$EXPLORER_CACHE_DIR or ~/.cache/explorer)")
+    p.add_argument("--machine-tag", default=None, metavar="TAG",
+                   help="name this machine in the fingerprint that keys cached latencies "
+                        "(default $EXPLORER_MACHINE_TAG): hosts with the same CPU that time "
+                        "differently must not share cached rows")
 
 
 def add_candidate_args(p: argparse.ArgumentParser, required: bool = True) -> None:

@@ -50,18 +50,23 @@ def count_macs(model: nn.Module, resolution: int = 224, in_chans: int = 3) -> Co
     return Complexity(count_params(model), macs, uncounted)
 
 
+#: the numeric columns each kind of cached row must hold (a row without them is re-counted)
+FIELDS = {"params": ("params", "params_train"), "macs": ("macs", "macs_train")}
+
+
 def _cached(candidate: "Candidate", kind: str, compute: Callable[[], dict[str, Any]],
             no_cache: bool = False, cache_dir: str | None = None) -> dict[str, Any]:
     """Counts depend only on the network (training form: the spec's full hash) and the
     counting libraries, so a search never re-traces a network it has counted."""
     from explorer.machine import versions
-    from explorer.measure.cache import Cache
+    from explorer.measure.cache import Cache, finite_number
 
-    model = candidate.spec.hash if candidate.spec is not None else candidate.key
     v = versions()
-    key = {"kind": kind, "model": model, "resolution": candidate.resolution,
+    key = {"kind": kind, "model": candidate.train_key, "resolution": candidate.resolution,
            "torch": v["torch"], "fvcore": v["fvcore"], "timm": v["timm"]}
-    cache = Cache("complexity", cache_dir, enabled=not no_cache)
+    cache = Cache("complexity", cache_dir, enabled=not no_cache,
+                  validate=lambda row: isinstance(row, dict) and all(
+                      finite_number(row.get(f)) for f in FIELDS.get(kind, ())))
     row = cache.get(key)
     if row is None:
         row = compute()

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from explorer.errors import BackendError, DataError, ExplorerError
 from explorer.measure.cache import Cache, default_cache_dir
-from explorer.measure.latency import Backend
+from explorer.measure.latency import Backend, valid_row
 from explorer.measure.timing import Protocol
 
 if TYPE_CHECKING:
@@ -40,7 +40,8 @@ def check_device(name: str) -> str:
 
 
 def _cache(cache_dir: str | Path | None) -> Cache:
-    return Cache("device", Path(cache_dir) if cache_dir else default_cache_dir())
+    return Cache("device", Path(cache_dir) if cache_dir else default_cache_dir(),
+                 validate=valid_row)
 
 
 def _key(device: str, ident: str, resolution: int) -> dict[str, Any]:
@@ -172,6 +173,7 @@ class DeviceBackend(Backend):
     uses_threads = False
     cacheable = False  # the imported rows are the cache
     runs_models = False
+    machine_bound = False  # measured on the device, whichever host imported them
 
     def __init__(self, device: str) -> None:
         try:

@@ -24,8 +24,8 @@ import torch
 
 from explorer.errors import BackendError
 from explorer.export import coreml_model, example_input, onnx_bytes, require
-from explorer.machine import fingerprint, versions
-from explorer.measure.cache import Cache, default_cache_dir, make_dir, safe_stem
+from explorer.machine import fingerprint, machine_tag, versions
+from explorer.measure.cache import Cache, default_cache_dir, finite_number, make_dir, safe_stem
 from explorer.measure.timing import Protocol, Runner, Timing, time_runner, timed
 
 if TYPE_CHECKING:
@@ -46,6 +46,7 @@ class Backend:
     cacheable = True  # rows go to the disk cache
     runs_models = True  # False: predicts or looks up instead of running
     same_thread = False  # with 1 thread, inference runs on the caller (thread_cpu valid)
+    machine_bound = True  # numbers depend on the host running explorer (its fingerprint)
 
     def check(self) -> None:
         """Raise :class:`BackendError` early (before building anything) if unusable here."""
@@ -269,12 +270,21 @@ def check_threads(threads: int) -> int:
     return threads
 
 
-def cache_key(candidate: "Candidate", backend: Backend, threads: int | None) -> dict[str, Any]:
+def cache_key(candidate: "Candidate", backend: Backend, threads: int | None,
+              protocol: Protocol) -> dict[str, Any]:
     """Everything a latency depends on: model, backend, threads, resolution, library
-    versions, machine and protocol version."""
+    versions, machine fingerprint (tag included), the timing protocol's settings and the
+    clock they resolve to, and the row layout version."""
     return {"key": candidate.key, "backend": backend.name, "threads": threads,
             "resolution": candidate.resolution, "versions": versions(),
-            "fingerprint": fingerprint(), "protocol": PROTOCOL_VERSION}
+            "fingerprint": fingerprint(), "protocol": PROTOCOL_VERSION,
+            "timing": protocol.to_dict(), "clock": backend.clock_for(threads or 1, protocol)}
+
+
+def valid_row(value: Any) -> bool:
+    """A cached latency row is usable only with a positive, finite ``latency_ms``."""
+    return (isinstance(value, dict) and finite_number(value.get("latency_ms"))
+            and value["latency_ms"] > 0)
 
 
 def measure_latency(candidate: "Candidate", backend: str = "ort", threads: int = 1,
@@ -286,15 +296,14 @@ def measure_latency(candidate: "Candidate", backend: str = "ort", threads: int =
     impl.check()
     used_threads = check_threads(threads) if impl.uses_threads else None
     root = Path(cache_dir) if cache_dir else default_cache_dir()
-    cache = Cache("latency", root, enabled=not no_cache)
-    key = {**cache_key(candidate, impl, used_threads),
-           "clock": impl.clock_for(used_threads or 1, protocol)}
+    cache = Cache("latency", root, enabled=not no_cache, validate=valid_row)
+    key = cache_key(candidate, impl, used_threads, protocol)
     if impl.cacheable:
         hit = cache.get(key)
         if hit is not None:
             return {**hit, "cached": True}
     row = {"backend": impl.name, "threads": used_threads, "resolution": candidate.resolution,
-           "versions": versions(), "fingerprint": fingerprint(),
+           "versions": versions(), "fingerprint": fingerprint(), "machine_tag": machine_tag(),
            "load_avg": round(os.getloadavg()[0], 2),  # context for noisy shared machines
            **impl.latency(candidate, used_threads or 1, protocol, root)}
     if impl.cacheable:

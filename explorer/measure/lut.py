@@ -28,7 +28,12 @@ import torch
 
 from explorer.errors import BackendError, DataError
 from explorer.machine import fingerprint, versions
-from explorer.measure.cache import Cache, atomic_write_text, default_cache_dir
+from explorer.measure.cache import (
+    Cache,
+    atomic_write_text,
+    default_cache_dir,
+    file_lock,
+)
 from explorer.measure.latency import Backend, get_backend, measure_latency
 from explorer.measure.timing import Protocol, time_runner
 
@@ -121,6 +126,7 @@ class LatencyTable:
         self.protocol = protocol or UNIT_PROTOCOL
         self.entries: dict[str, dict[str, float]] = {}
         self.calibration: dict[str, Any] | None = None
+        self._loaded_calibration: dict[str, Any] | None = None  # as read: changed = refit
         if self.path.is_file():
             self._load()
 
@@ -139,19 +145,28 @@ class LatencyTable:
                             f"{data['threads']} thread(s), not {self.backend!r} with "
                             f"{self.threads}")
         self.entries, self.calibration = entries, calibration
+        self._loaded_calibration = calibration
 
     def save(self) -> None:
-        """Write atomically, keeping entries another process added meanwhile."""
-        if self.path.is_file():
-            try:
-                on_disk = LatencyTable(self.path, self.backend, self.threads).entries
-            except DataError:
-                on_disk = {}
-            self.entries = {**on_disk, **self.entries}
-        atomic_write_text(self.path, json.dumps(
-            {"version": TABLE_VERSION, "backend": self.backend, "threads": self.threads,
-             "versions": versions(), "fingerprint": fingerprint(),
-             "calibration": self.calibration, "entries": self.entries}, indent=1))
+        """Write atomically under a lock, merging with what is on disk now: entries
+        another process added meanwhile are kept, and so is its calibration unless this
+        table fitted a newer one (a search that opened the table before 'lut build'
+        finished must not write back its stale, or missing, calibration)."""
+        with file_lock(self.path):
+            if self.path.is_file():
+                try:
+                    on_disk = LatencyTable(self.path, self.backend, self.threads)
+                except DataError:
+                    on_disk = None
+                if on_disk is not None:
+                    self.entries = {**on_disk.entries, **self.entries}
+                    if self.calibration == self._loaded_calibration:  # not refitted here
+                        self.calibration = on_disk.calibration
+            atomic_write_text(self.path, json.dumps(
+                {"version": TABLE_VERSION, "backend": self.backend, "threads": self.threads,
+                 "versions": versions(), "fingerprint": fingerprint(),
+                 "calibration": self.calibration, "entries": self.entries}, indent=1))
+            self._loaded_calibration = self.calibration
 
     # -- measuring -----------------------------------------------------------------------
     def missing(self, spec: "NetworkSpec") -> list[Unit]:

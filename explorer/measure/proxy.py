@@ -65,10 +65,14 @@ class Proxy:
     """Base class: subclasses set ``name``/``description`` and implement :meth:`compute`.
 
     ``options`` are proxy-specific settings (batch size, dataset path, ...); they are
-    part of the cache key through :meth:`config`."""
+    part of the cache key through :meth:`config`. ``cache_dir``/``no_cache`` are where
+    a proxy keeps intermediate results of its own (they never change a score, so they
+    are attributes, set by :func:`cached_score`, not options)."""
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
+    cache_dir: str | None = None
+    no_cache: bool = False
 
     def __init__(self, **options: Any) -> None:
         self.options = options
@@ -148,16 +152,18 @@ def score(candidate: "Candidate", proxy_name: str = DEFAULT_PROXY, seed: int = 0
 def cached_score(candidate: "Candidate", proxy_name: str = DEFAULT_PROXY, seed: int = 0,
                  no_cache: bool = False, cache_dir: str | None = None,
                  **options: Any) -> ProxyResult:
-    """:func:`score` through the on-disk cache (key: candidate, proxy, options, seed,
-    library versions)."""
+    """:func:`score` through the on-disk cache (key: the candidate's *training* form --
+    zero-cost and training proxies score it, so two specs differing only in their recipe
+    must not share a score -- resolution, proxy, options, seed, library versions)."""
     from explorer.machine import versions
     from explorer.measure.cache import Cache
 
     proxy = get_proxy(proxy_name, **options)
-    key = {"candidate": candidate.key, "resolution": candidate.resolution,
+    proxy.cache_dir, proxy.no_cache = cache_dir, no_cache
+    key = {"candidate": candidate.train_key, "resolution": candidate.resolution,
            "proxy": proxy.name, "config": proxy.config(), "seed": seed,
            "versions": versions()}
-    cache = Cache("proxy", cache_dir, enabled=not no_cache)
+    cache = Cache("proxy", cache_dir, enabled=not no_cache, validate=valid_result)
     hit = cache.get(key)
     if hit is not None:
         return ProxyResult(**hit)
@@ -165,6 +171,17 @@ def cached_score(candidate: "Candidate", proxy_name: str = DEFAULT_PROXY, seed: 
     cache.put(key, {"name": result.name, "value": result.value, "seconds": result.seconds,
                     "seed": result.seed, "extra": result.extra})
     return result
+
+
+def valid_result(value: Any) -> bool:
+    """A cached proxy row: a name, a finite score and seconds, an int seed, a dict."""
+    from explorer.measure.cache import finite_number
+
+    return (isinstance(value, dict) and set(value) == {"name", "value", "seconds", "seed",
+                                                       "extra"}
+            and isinstance(value.get("name"), str)
+            and finite_number(value.get("value")) and finite_number(value.get("seconds"))
+            and isinstance(value.get("seed"), int) and isinstance(value.get("extra"), dict))
 
 
 def proxy_metric(candidate: "Candidate", proxy: str = "default", seed: int = 0,

@@ -29,12 +29,16 @@ FEATURES = ("log_params", "log_macs", "log_depth", "log_act", "log_width", "log_
             "dw_frac", "log_res")
 
 
-def cached_features(candidate: "Candidate", cache_dir: str | None = None) -> dict[str, float]:
-    """:func:`architecture_features` through the on-disk cache (namespace 'features')."""
+def cached_features(candidate: "Candidate", cache_dir: str | None = None,
+                    no_cache: bool = False) -> dict[str, float]:
+    """:func:`architecture_features` through the on-disk cache (namespace 'features');
+    an entry without every feature as a finite number is recomputed."""
     from explorer.machine import versions
-    from explorer.measure.cache import Cache
+    from explorer.measure.cache import Cache, finite_number
 
-    cache = Cache("features", cache_dir)
+    cache = Cache("features", cache_dir, enabled=not no_cache,
+                  validate=lambda row: isinstance(row, dict) and all(
+                      finite_number(row.get(f)) for f in FEATURES))
     key = {"candidate": candidate.key, "resolution": candidate.resolution,
            "versions": versions()}
     feats = cache.get(key)

@@ -214,7 +214,7 @@ class Fitted(Proxy):
         from explorer.measure.proxies.features import cached_features
 
         model = load_model()
-        row = cached_features(candidate)
+        row = cached_features(candidate, self.cache_dir, self.no_cache)
         held_out = candidate.name in model.fitted_on
         if held_out:
             table = load_table()
