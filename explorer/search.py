@@ -17,10 +17,19 @@ default (with a busy timeout, so a few local workers share it without "database 
 locked"), or any RDB URL such as PostgreSQL for many machines. Heartbeats fail the
 trials of workers that died, and those trials are re-queued, so a study never keeps a
 trial RUNNING forever and re-running the same command continues it up to N trials.
+
+A study stores every setting that changes a trial's numbers (:data:`CHECKED`) and refuses
+to continue under other ones, so one study never mixes proxies, thread counts, machines or
+space definitions. Trial ``n`` is sampled with a seed derived from ``--seed`` and ``n``
+(recorded as ``sampler_seed``): storage-assigned trial numbers are unique, so resumed
+trials and trials of separately started processes draw different candidates, while a
+single-process run stays reproducible.
 """
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import math
 import multiprocessing
 import os
@@ -71,6 +80,9 @@ class SearchConfig:
     #: metric in METRICS: spawned workers do not inherit runtime registrations)
     worker_init: str | None = None
     metrics: tuple[str, ...] = METRICS  # what each trial measures (drop macs/flops for speed)
+    #: (device, inode) of the SQLite file when the search began: a change means the
+    #: database was deleted or replaced under the running search
+    storage_id: tuple[int, int] | None = None
 
     @property
     def backend(self) -> str:
@@ -79,10 +91,15 @@ class SearchConfig:
 
 # -- storage ---------------------------------------------------------------------------
 def storage_url(ref: str | None) -> str:
-    """An RDB URL; a bare path means a SQLite file (its folder is created)."""
+    """An RDB URL; a bare path means a SQLite file (its folder is created). In-memory
+    SQLite is refused: every connection (and worker) would see its own empty database."""
     url = ref or DEFAULT_STORAGE
     if "://" not in url:
         url = f"sqlite:///{url}"
+    if url.startswith("sqlite:") and _sqlite_file(url) is None:
+        raise StorageError(f"storage {url}: in-memory SQLite cannot hold a study (each "
+                           "connection sees its own empty database); give a file, e.g. "
+                           "--storage results/search.db")
     if _sqlite_file(url) is not None:
         make_dir(_sqlite_file(url).parent)
     if url.startswith(("postgresql://", "postgres://")):
@@ -91,10 +108,30 @@ def storage_url(ref: str | None) -> str:
 
 
 def _sqlite_file(url: str) -> Path | None:
-    """The database file of a SQLite URL (None for other databases and :memory:)."""
-    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-        return Path(url[len("sqlite:///"):])
+    """The database file of a SQLite URL (None for other databases and in-memory ones)."""
+    path = url[len("sqlite:///"):].split("?", 1)[0] if url.startswith("sqlite:///") else ""
+    if path and path != ":memory:" and not path.startswith("file::memory:"):
+        return Path(path)
     return None
+
+
+def _file_id(url: str) -> tuple[int, int] | None:
+    """(device, inode) of a SQLite study file (None for other storages or no file)."""
+    path = _sqlite_file(url)
+    try:
+        st = path.stat() if path is not None else None
+    except OSError:
+        return None
+    return None if st is None else (st.st_dev, st.st_ino)
+
+
+def check_storage(config: SearchConfig) -> None:
+    """Fail loudly if the SQLite file the search started with was deleted or replaced:
+    the trials written to it are gone, so reporting them as done would be a lie."""
+    if config.storage_id is not None and _file_id(config.storage) != config.storage_id:
+        raise StorageError(f"the study database {_sqlite_file(config.storage)} was deleted "
+                           "or replaced during the search; its trials are lost (re-run to "
+                           f"start study {config.study!r} afresh)")
 
 
 def _postgres_driver() -> str:
@@ -166,6 +203,41 @@ def _quiet_optuna() -> None:
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
 
+def trial_seed(seed: int, number: int) -> int:
+    """The sampler seed of trial ``number`` of a search seeded with ``seed``."""
+    return int.from_bytes(hashlib.sha256(f"{seed}:{number}".encode()).digest()[:4], "big")
+
+
+def trial_seeded_sampler(kind: str, seed: int) -> Any:
+    """A sampler that re-seeds itself for every trial from ``seed`` and the trial's
+    number (see the module docstring); the seed in use is its ``trial_seed``."""
+    import optuna
+
+    class TrialSeeded(optuna.samplers.BaseSampler):
+        def __init__(self) -> None:
+            self.trial_seed = trial_seed(seed, 0)
+            self.inner = make_sampler(kind, self.trial_seed)
+
+        def before_trial(self, study: Any, trial: Any) -> None:
+            self.trial_seed = trial_seed(seed, trial.number)
+            self.inner = make_sampler(kind, self.trial_seed)
+            self.inner.before_trial(study, trial)
+
+        def infer_relative_search_space(self, study: Any, trial: Any) -> Any:
+            return self.inner.infer_relative_search_space(study, trial)
+
+        def sample_relative(self, study: Any, trial: Any, space: Any) -> Any:
+            return self.inner.sample_relative(study, trial, space)
+
+        def sample_independent(self, study: Any, trial: Any, name: str, dist: Any) -> Any:
+            return self.inner.sample_independent(study, trial, name, dist)
+
+        def after_trial(self, study: Any, trial: Any, state: Any, values: Any) -> None:
+            self.inner.after_trial(study, trial, state, values)
+
+    return TrialSeeded()
+
+
 def make_sampler(kind: str, seed: int) -> Any:
     """TPE (constraint-aware, multivariate, constant liar for parallel workers), random
     search (the benchmark's baseline) or NSGA-II (constraint-aware too)."""
@@ -203,6 +275,7 @@ class Objective:
     def __call__(self, trial: Any) -> float | tuple[float, float]:
         cfg = self.config
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
+        trial.set_user_attr("sampler_seed", getattr(trial.study.sampler, "trial_seed", None))
         spec = cfg.space.suggest(trial)
         attrs = {"spec_hash": spec.hash, "spec": spec.to_json(indent=None), **_shape(spec)}
         for key, value in attrs.items():
@@ -263,10 +336,35 @@ class Objective:
 
 
 # -- study bookkeeping ---------------------------------------------------------------------
+#: study attributes a resume must match: everything that changes a trial's numbers
+CHECKED = ("budget_ms", "objective", "backend", "space_dims", "space_hash", "metrics",
+           "threads", "proxy", "proxy_config", "proxy_seed", "versions", "fingerprint")
+
+
+def _space_hash(space: SearchSpace) -> str:
+    """Content hash of a space (base network and every dimension), not of its file."""
+    dims = [dataclasses.asdict(space.dims[k]) for k in sorted(space.dims)]
+    canon = json.dumps({"base": space.base.hash, "dims": dims}, sort_keys=True, default=str)
+    return hashlib.sha256(canon.encode()).hexdigest()[:16]
+
+
 def _study_attrs(config: SearchConfig) -> dict[str, Any]:
+    """The study's settings: informational ones (space file, base) and :data:`CHECKED`."""
+    from explorer.machine import fingerprint, versions
+    from explorer.measure.latency import get_backend
+    from explorer.measure.proxy import get_proxy
+
+    opts = config.options
+    proxy = get_proxy(opts.get("proxy", "default"), **(opts.get("proxy_options") or {}))
     return {"budget_ms": config.budget_ms, "objective": config.objective,
             "backend": config.backend, "space": config.space.source,
-            "space_base": config.space.base_ref, "space_dims": sorted(config.space.dims)}
+            "space_base": config.space.base_ref, "space_dims": sorted(config.space.dims),
+            "space_hash": _space_hash(config.space), "metrics": sorted(config.metrics),
+            "threads": opts.get("threads", 1), "proxy": proxy.name,
+            "proxy_config": json.loads(json.dumps(proxy.config(), default=str)),
+            "proxy_seed": opts.get("seed", config.seed), "versions": versions(),
+            "fingerprint": fingerprint() if get_backend(config.backend).machine_bound
+            else None}
 
 
 def _open_study(config: SearchConfig, create: bool) -> Any:
@@ -283,11 +381,13 @@ def _open_study(config: SearchConfig, create: bool) -> Any:
                             f"use another --study name")
     wanted = _study_attrs(config)
     stored = study.user_attrs
-    for key in ("budget_ms", "objective", "backend", "space_dims"):
-        if key in stored and stored[key] != wanted[key]:
-            raise ExplorerError(f"study {config.study!r} was created with {key}="
-                                f"{stored[key]!r}, not {wanted[key]!r}; use another --study "
-                                f"name to start a new search")
+    differ = [f"{key}={stored[key]!r}, not {wanted[key]!r}" for key in CHECKED
+              if key in stored and stored[key] != wanted[key]]
+    if differ:
+        raise ExplorerError(f"study {config.study!r} was created with other settings "
+                            f"({'; '.join(differ)}): its trials' numbers would not be "
+                            "comparable; resume with the same options, or use another "
+                            "--study name to start a new search")
     for key, value in wanted.items():
         if key not in stored:
             study.set_user_attr(key, value)
@@ -311,17 +411,18 @@ def _counts(study: Any) -> tuple[int, int, int]:
     return done, running, waiting
 
 
-def run_worker(config: SearchConfig, index: int = 0,
-               on_trial: Callable[[int], None] | None = None) -> None:
+def run_worker(config: SearchConfig, on_trial: Callable[[int], None] | None = None) -> None:
     """Run trials until the study has ``config.trials`` done; safe to run in many
     processes (and on many machines) against one storage."""
     import optuna
 
     _quiet_optuna()
+    check_storage(config)
     study = _open_study(config, create=False)
-    study.sampler = make_sampler(config.sampler, config.seed + 1000 * index)
+    study.sampler = trial_seeded_sampler(config.sampler, config.seed)
     objective = Objective(config)
     while True:
+        check_storage(config)
         optuna.storages.fail_stale_trials(study)
         done, running, waiting = _counts(study)
         if on_trial is not None:
@@ -348,7 +449,7 @@ def worker_main(config: SearchConfig, index: int) -> None:
         module, func = config.worker_init.split(":")
         getattr(importlib.import_module(module), func)()
     try:
-        run_worker(config, index)
+        run_worker(config)
     except ExplorerError as exc:  # one line, like the CLI; the parent process reports too
         print(f"explorer search worker {index}: error: {exc}", file=sys.stderr)
         sys.exit(2)
@@ -439,9 +540,9 @@ def run_search(space: SearchSpace | str | Path, budget_ms: float | None, trials:
     """Run (or continue) a search and return its :class:`SearchResult`.
 
     ``space`` is a :class:`SearchSpace` or a YAML path; ``options`` are the measurement
-    options (backend, threads, proxy, no_cache, cache_dir); ``seed`` seeds the sampler
-    (worker k uses seed + 1000 k) and the proxy. Re-running with the same ``study`` and
-    ``storage`` continues up to ``trials``. ``workers`` > 1 spawns processes.
+    options (backend, threads, proxy, no_cache, cache_dir); ``seed`` seeds the proxy and
+    the sampler (trial n with a seed derived from ``seed`` and n). Re-running with the
+    same ``study`` and ``storage`` continues up to ``trials``. ``workers`` > 1 spawns processes.
     ``metrics`` must include latency and proxy; MACs (two fvcore traces) are the
     slowest part of a trial on the predictor, so leaving them out speeds a search up."""
     config = make_config(space, budget_ms, trials, objective, sampler=sampler, seed=seed,
@@ -449,14 +550,16 @@ def run_search(space: SearchSpace | str | Path, budget_ms: float | None, trials:
                          heartbeat_s=heartbeat_s, worker_init=worker_init, metrics=metrics,
                          **options)
     result_study, floor = prepare(config)
+    config = dataclasses.replace(config, storage_id=_file_id(config.storage))
     name = config.study
     start = time.perf_counter()
     done_before = _counts(result_study)[0]
     with _progress(trials, done_before, progress, name) as bar:
         if workers == 1:
-            run_worker(config, 0, bar)
+            run_worker(config, bar)
         else:
             _run_processes(config, bar)
+    check_storage(config)
     elapsed = time.perf_counter() - start
     return SearchResult(result_study, budget_ms, objective, floor, elapsed,
                         _counts(result_study)[0] - done_before)
@@ -472,11 +575,12 @@ def _run_processes(config: SearchConfig, bar: Callable[[int], None]) -> None:
         p.start()
     study = _open_study(config, create=False)
     while any(p.is_alive() for p in procs):
+        check_storage(config)
         bar(_counts(study)[0])
         time.sleep(1.0)
     for p in procs:
         p.join()
-    run_worker(config, config.workers, bar)
+    run_worker(config, bar)
 
 
 class _progress:
