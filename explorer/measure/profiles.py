@@ -185,6 +185,7 @@ class ModelBackend(Backend):
     uses_threads = False
     cacheable = False  # features are cached; a prediction costs well under a millisecond
     runs_models = False
+    machine_bound = False  # predicts the device, whichever host runs explorer
 
     def __init__(self, ref: str) -> None:
         self.ref = ref
