@@ -19,6 +19,7 @@ from explorer.measure import latency as L
 from explorer.measure import measure
 from explorer.measure.cache import Cache, default_cache_dir
 from explorer.measure.lut import LatencyTable
+from explorer.measure.proxies.features import FEATURES
 from explorer.measure.proxy import cached_score
 from explorer.measure.timing import QUICK
 from tests.conftest import CACHE_DIR, tiny_spec
@@ -120,9 +121,7 @@ def test_fitted_proxy_features_honour_cache_dir_and_no_cache(tmp_path, monkeypat
     clean = cached_score(c, "fitted", cache_dir=str(tmp_path / "mine")).value
     assert list((tmp_path / "mine" / "features").glob("*.json"))
     assert not (home / "features").exists()
-    poison = {f: 1.0 for f in ("log_params", "log_macs", "log_depth", "log_act", "log_width",
-                               "log_head", "dw_frac", "log_res")}
-    assert _rewrite_values(tmp_path / "mine" / "features", poison) == 1
+    assert _rewrite_values(tmp_path / "mine" / "features", dict.fromkeys(FEATURES, 1.0)) == 1
     fresh = cached_score(c, "fitted", no_cache=True, cache_dir=str(tmp_path / "mine"))
     assert fresh.value == pytest.approx(clean)  # --no-cache recomputed the features too
 
@@ -182,3 +181,20 @@ def test_bad_machine_tag_from_the_environment(monkeypatch, clean_tag):
     monkeypatch.setenv(machine.TAG_ENV, "a" * 65)
     with pytest.raises(ExplorerError, match="must be 1-64"):
         machine.fingerprint()
+
+
+def test_fit_rebuild_features_honour_cache_dir_and_no_cache(tmp_path):
+    import pandas as pd
+
+    from explorer.cli import build_parser
+    from explorer.measure.proxies.fitted import build_table
+
+    ref = pd.DataFrame([{"model": "repvit_m0_9", "top1": 78.7, "img_size": 64}])
+    clean = build_table(ref, str(tmp_path), progress=False)[0].iloc[0]["log_macs"]
+    assert _rewrite_values(tmp_path / "features", dict.fromkeys(FEATURES, 1.0)) == 1
+    assert build_table(ref, str(tmp_path), progress=False)[0].iloc[0]["log_macs"] == 1.0
+    fresh = build_table(ref, str(tmp_path), progress=False, no_cache=True)[0]
+    assert fresh.iloc[0]["log_macs"] == clean
+    args = build_parser().parse_args(["proxy", "fit", "--rebuild", "--cache-dir", "c",
+                                      "--no-cache"])
+    assert args.cache_dir == "c" and args.no_cache

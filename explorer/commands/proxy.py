@@ -100,6 +100,9 @@ examples:
     fi.add_argument("--out", metavar="DIR", default=None,
                     help="where to write the table and coefficients (default: explorer/data)")
     fi.add_argument("--json", action="store_true", help="print the result as JSON")
+    fi.add_argument("--no-cache", action="store_true", help="with --rebuild: recompute "
+                    "cached features")
+    add_cache_dir(fi)
     fi.set_defaults(func=run_fit)
 
 
@@ -204,7 +207,8 @@ def run_fit(args: argparse.Namespace) -> int:
     summary = fitted.refit((args.reference or "timm-mobile-dev") if args.rebuild else None,
                            split_list(args.features, "--features")
                            if args.features is not None else None, args.alpha,
-                           Path(args.out) if args.out else None)
+                           Path(args.out) if args.out else None, cache_dir=args.cache_dir,
+                           no_cache=args.no_cache)
     if args.json:
         print_json(summary)
     else:

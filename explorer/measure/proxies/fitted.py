@@ -121,7 +121,8 @@ def cross_validate(table: "pd.DataFrame", features: Sequence[str],
 
 
 def build_table(reference: "pd.DataFrame", cache_dir: str | None = None,
-                progress: bool = True) -> tuple["pd.DataFrame", list[dict[str, str]]]:
+                progress: bool = True, no_cache: bool = False
+                ) -> tuple["pd.DataFrame", list[dict[str, str]]]:
     """Architecture features of every reference row (cached), plus the rows that failed."""
     import pandas as pd
     from tqdm import tqdm
@@ -135,7 +136,7 @@ def build_table(reference: "pd.DataFrame", cache_dir: str | None = None,
                     disable=not progress):
         try:
             feats = cached_features(resolve_reference(ref["model"], row_resolution(ref)),
-                                    cache_dir)
+                                    cache_dir, no_cache)
         except (ExplorerError, RuntimeError, ValueError) as exc:
             failed.append({"model": ref["model"], "error": str(exc)})
             continue
@@ -154,10 +155,12 @@ def load_model() -> RidgeModel:
 
 
 def refit(reference: str | None = None, features: Sequence[str] | None = None,
-          alpha: float | None = None, out: Path | None = None) -> dict[str, Any]:
-    """Re-make the default proxy: optionally rebuild the feature table from ``reference``,
-    fit the shipped feature set, write table and coefficients (to ``out`` or the package
-    data folder) and return the held-out figures."""
+          alpha: float | None = None, out: Path | None = None, *,
+          cache_dir: str | None = None, no_cache: bool = False) -> dict[str, Any]:
+    """Re-make the default proxy: optionally rebuild the feature table from ``reference``
+    (features through the cache in ``cache_dir``), fit the shipped feature set, write
+    table and coefficients (to ``out`` or the package data folder) and return the
+    held-out figures."""
     from explorer.measure.cache import atomic_write_text
     from explorer.measure.proxies.validation import load_reference
 
@@ -165,7 +168,7 @@ def refit(reference: str | None = None, features: Sequence[str] | None = None,
         raise DataError(f"--alpha must be a positive ridge strength, got {alpha:g}")
     folder = out or Path(str(resources.files("explorer.data")))
     if reference is not None:
-        table, failed = build_table(load_reference(reference))
+        table, failed = build_table(load_reference(reference), cache_dir, no_cache=no_cache)
         if failed:
             raise DataError("features failed for " + "; ".join(
                 f"{f['model']}: {f['error']}" for f in failed))
