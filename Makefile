@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml constraints.txt
 setup: $(STAMP)
 
 roadmap: $(STAMP)
-	$(BIN)/explorer roadmap --backend ort --out results/ --plot
+	$(BIN)/explorer roadmap --backend ort,model:iphone12 --out results/ --plot
 
 test: $(STAMP)
 	$(BIN)/python -m pytest tests

@@ -73,3 +73,10 @@ SE_TABLE: tuple[SEPlacement, ...] = (
     SEPlacement("repvit_m1_5", "SE in every block", "se_all", 1.58, 82.29),
     SEPlacement("repvit_m1_5", "cross-block SE (RepViT)", "se_alternate", 1.52, 82.29),
 )
+
+
+#: Tables 1-2: the RepViT family's iPhone 12 latency (ms), beside MobileNetV3-L (the GELU
+#: baseline of section 3). These validate a device model; nothing is fitted on them.
+FAMILY_LATENCY_MS: dict[str, float] = {
+    "mobilenetv3_large_100": 1.01, "repvit_m0_9": 0.9, "repvit_m1_0": 1.0,
+    "repvit_m1_1": 1.1, "repvit_m1_5": 1.5, "repvit_m2_3": 2.3}

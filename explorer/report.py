@@ -47,10 +47,11 @@ def measure_references(names: Sequence[str] = REFERENCE_MODELS, progress: bool =
     return pd.DataFrame(rows)
 
 
-def load_roadmap(path: str | Path | None = None) -> pd.DataFrame | None:
+def load_roadmap(path: str | Path | None = None, backend: str | None = None
+                 ) -> pd.DataFrame | None:
     """The roadmap table written by ``explorer roadmap`` (``path``, or results/roadmap.csv
     when it exists; None when it does not). Of a table measured on several backends,
-    the first backend's latency is used."""
+    ``backend``'s latency is used when the table has it, else the first backend's."""
     csv = Path(path) if path is not None else DEFAULT_ROADMAP_CSV
     if not csv.exists():
         if path is not None:
@@ -61,9 +62,9 @@ def load_roadmap(path: str | Path | None = None) -> pd.DataFrame | None:
         df = pd.read_csv(csv, dtype={"step": str})
     except (OSError, ValueError) as exc:
         raise DataError(f"cannot read roadmap table {csv}: {exc}") from None
-    first = backend_columns.backends(df)[0]
-    if first is not None:  # measured on several backends: the first one's latency
-        df = backend_columns.select(df, first)
+    measured = backend_columns.backends(df)
+    if measured[0] is not None:  # several backends: the study's, else the first one's
+        df = backend_columns.select(df, backend if backend in measured else measured[0])
     missing = {"step", "on_path", "latency_ms", "proxy"} - set(df.columns)
     if missing:
         raise DataError(f"roadmap table {csv} lacks columns {', '.join(sorted(missing))}; "

@@ -118,3 +118,18 @@ def test_module_candidate_attention_ops():
     assert classes.count("matmul") == 2 and "softmax" in classes and "linear" in classes
     mm = [op for op in cost.executed() if op.cls == "matmul"]
     assert [op.macs for op in mm] == [16 * 16 * 3, 16 * 16 * 3]
+
+
+def test_measure_opcost_metric_cli(tmp_path, capsys):
+    import json
+
+    from explorer.cli import main
+
+    assert main(["measure", "--model", "repvit_m0_9", "--resolution", "32", "--metrics",
+                 "opcost", "--json", "--cache-dir", str(tmp_path)]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert row["opcost_precision"] == "fp16" and row["opcost_other"] == {}
+    assert row["opcost_ops"] == sum(row[f"opcost_{c}_ops"] for c in
+                                    ("conv", "dwconv", "linear", "pool", "elementwise",
+                                     "reshape") if f"opcost_{c}_ops" in row)
+    assert row["opcost_weight_bytes"] > 2 * 5_000_000  # M0.9's ~5.07M weights at fp16

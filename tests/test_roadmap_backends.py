@@ -70,6 +70,9 @@ def test_cli_roadmap_table_json_and_figure_show_every_backend(tmp_path):
     loaded = report.load_roadmap(tmp_path / "roadmap.csv")
     assert loaded["latency_ms"].tolist() == csv["latency_ms[paperlike]"].tolist()
     assert loaded["backend"].iloc[0] == "paperlike" and "latency_ms[reverse]" not in loaded
+    # ... or the study's own backend when the table has it (a model:PROFILE study)
+    chosen = report.load_roadmap(tmp_path / "roadmap.csv", "reverse")
+    assert chosen["latency_ms"].tolist() == csv["latency_ms[reverse]"].tolist()
 
 
 def test_se_table_measures_the_papers_rows_on_every_backend(tmp_path):

@@ -4,7 +4,7 @@ Checks the issue's targets for a profile fitted without any RepViT row: the fit 
 leave-one-out and leave-one-family-out errors (with and without EfficientNet-B3, which a
 fit can hinge on); the paper's roadmap (Kendall tau over the 12 main-path rows beside
 MACs and params, the direction of every on-path step, M0.9 / step 0); the RepViT family
-(each within +-15% of the paper); the paper's SE-placement table where its edits exist;
+(each within +-15% of the paper); the paper's SE-placement table (Table 7);
 and the cost of one prediction once features are cached.
 
 examples:
@@ -23,14 +23,10 @@ import numpy as np
 
 from explorer.bench import environment, write_json
 from explorer.commands._common import add_cache_dir, add_command
+from explorer.paper import FAMILY_LATENCY_MS, PAPER_STEPS, SE_TABLE
 
-#: RepViT family, paper Tables 1-2 (iPhone 12, iOS 16, Core ML); M0.9's README screenshot
-FAMILY_MS = {"repvit_m0_9": 0.87, "repvit_m1_0": 1.0, "repvit_m1_1": 1.1, "repvit_m1_5": 1.5,
-             "repvit_m2_3": 2.3}
-#: the paper's Table 7 (SE placement): (model, edit) -> iPhone 12 ms
-SE_TABLE_MS = {("repvit_m0_9", "se_none"): 0.83, ("repvit_m0_9", "se_all"): 0.92,
-               ("repvit_m0_9", "se_alternate"): 0.87, ("repvit_m1_5", "se_none"): 1.48,
-               ("repvit_m1_5", "se_all"): 1.58, ("repvit_m1_5", "se_alternate"): 1.52}
+#: the RepViT family of the paper's Tables 1-2
+FAMILY_MS = {k: v for k, v in FAMILY_LATENCY_MS.items() if k.startswith("repvit")}
 #: on-path steps whose direction is checked (step 1 and 10 change no architecture)
 PATH = ("0", "2", "3a", "3b", "4", "5", "6", "7", "8", "9")
 TARGETS = {"roadmap_tau": 0.5, "ratio_tolerance": 0.10, "family_tolerance": 0.15,
@@ -66,7 +62,7 @@ def run_bench(profile_ref: str = "iphone12", latencies: str | None = None,
     from explorer.measure.opcost import opcost
     from explorer.measure.profiles import ModelBackend, load, shipped_dir
     from explorer.measure.timing import Protocol
-    from explorer.roadmap import PAPER_STEPS, step_specs
+    from explorer.roadmap import step_specs
 
     load_before = os.getloadavg()
     profile = load(profile_ref, cache_dir)
@@ -97,14 +93,10 @@ def run_bench(profile_ref: str = "iphone12", latencies: str | None = None,
         pred, _ = predict(zoo.get_spec(name))
         family[name] = _versus(pred, ms)
     se_rows = []
-    for (name, edit), ms in SE_TABLE_MS.items():
-        try:
-            spec = edits.apply(zoo.get_spec(name), [edit])
-        except Exception as exc:  # noqa: BLE001 - an edit this version does not have
-            se_rows.append({"model": name, "edit": edit, "paper_ms": ms, "error": str(exc)})
-            continue
-        pred, _ = predict(spec)
-        se_rows.append({"model": name, "edit": edit, **_versus(pred, ms)})
+    for row in SE_TABLE:
+        pred, _ = predict(edits.apply(zoo.get_spec(row.model), [row.edit]))
+        se_rows.append({"model": row.model, "edit": row.edit,
+                        **_versus(pred, row.paper_latency_ms)})
 
     backend = ModelBackend(profile_ref)
     cands = [from_spec(zoo.get_spec(n)) for n in FAMILY_MS]

@@ -14,14 +14,13 @@ import statistics
 import time
 from typing import Any
 
-from explorer.commands._common import add_command
 from explorer.bench import environment, write_json
-
+from explorer.commands._common import add_command
 from explorer.measure.timing import Protocol
+from explorer.paper import FAMILY_LATENCY_MS
 
-#: the paper's iPhone 12 Core ML latencies (ms), shared/reference/repvit-facts.md
-PAPER_MS = {"mobilenetv3_large_100": 1.01, "repvit_m0_9": 0.9, "repvit_m1_0": 1.0,
-            "repvit_m1_1": 1.1, "repvit_m1_5": 1.5, "repvit_m2_3": 2.3}
+#: the paper's iPhone 12 Core ML latencies (ms)
+PAPER_MS = FAMILY_LATENCY_MS
 REFERENCE = "mobilenetv3_large_100"
 TARGET_CV = 0.03
 PROTOCOL = Protocol()
@@ -32,8 +31,8 @@ def run_bench(models: list[str], backend: str = "ort", threads: int = 1, repeats
     from tqdm import tqdm
 
     from explorer.candidate import resolve
-    from explorer.export import example_input
     from explorer.errors import BackendError
+    from explorer.export import example_input
     from explorer.measure.latency import check_threads, get_backend
     from explorer.measure.timing import time_runner
 

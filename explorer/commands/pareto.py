@@ -40,7 +40,7 @@ def study_inputs(args: argparse.Namespace) -> tuple:  # type: ignore[type-arg]
     from explorer.measure.cache import check_writable
 
     view = report.load_study(args.study, args.storage)
-    roadmap = None if args.no_roadmap else report.load_roadmap(args.roadmap)
+    roadmap = None if args.no_roadmap else report.load_roadmap(args.roadmap, view.backend)
     check_writable(args.out, "--out", folder=True)
     opts = {"seed": args.seed, "no_cache": args.no_cache, "cache_dir": args.cache_dir}
     return view, roadmap, opts
