@@ -355,16 +355,17 @@ def _study_attrs(config: SearchConfig) -> dict[str, Any]:
     from explorer.measure.proxy import get_proxy
 
     opts = config.options
+    backend = get_backend(config.backend)
     proxy = get_proxy(opts.get("proxy", "default"), **(opts.get("proxy_options") or {}))
     return {"budget_ms": config.budget_ms, "objective": config.objective,
             "backend": config.backend, "space": config.space.source,
             "space_base": config.space.base_ref, "space_dims": sorted(config.space.dims),
             "space_hash": _space_hash(config.space), "metrics": sorted(config.metrics),
-            "threads": opts.get("threads", 1), "proxy": proxy.name,
+            "threads": opts.get("threads", 1) if backend.uses_threads else None,
+            "proxy": proxy.name,
             "proxy_config": json.loads(json.dumps(proxy.config(), default=str)),
             "proxy_seed": opts.get("seed", config.seed), "versions": versions(),
-            "fingerprint": fingerprint() if get_backend(config.backend).machine_bound
-            else None}
+            "fingerprint": fingerprint() if backend.machine_bound else None}
 
 
 def _open_study(config: SearchConfig, create: bool) -> Any:

@@ -105,3 +105,13 @@ def test_a_database_deleted_during_the_search_fails_loudly(space, tmp_path, monk
     monkeypatch.setitem(METRICS, "latency", f"{__name__}:vanishing_latency")
     with pytest.raises(StorageError, match="was deleted or replaced during the search"):
         _search(space, tmp_path, 1e6, 6, sampler="random", storage=str(db))
+
+
+def test_threads_and_machine_are_checked_only_where_they_change_the_numbers(space):
+    from explorer.machine import fingerprint
+    from explorer.search import _study_attrs
+
+    host = _study_attrs(make_config(space, 1e6, 2, backend="lut", threads=2))
+    assert host["threads"] == 2 and host["fingerprint"] == fingerprint()
+    phone = _study_attrs(make_config(space, 1e6, 2, backend="device:phone", threads=2))
+    assert phone["threads"] is None and phone["fingerprint"] is None
