@@ -23,6 +23,7 @@ examples:
   explorer device list
   explorer device show iphone12
   explorer device fit --latencies my_phone.csv --name pixel8 --json
+  explorer device fit --latencies my_phone.csv --imported pixel8 --name pixel8
   explorer device validate --profile iphone12 --reference other_lab.csv
   explorer measure --model repvit_m0_9 --metrics latency --backend model:iphone12"""
 
@@ -32,8 +33,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                     description=HELP)
     dev = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     fit = add_command(dev, "fit", help="fit a profile on a latency CSV", description=HELP)
-    fit.add_argument("--latencies", required=True, metavar="CSV",
+    fit.add_argument("--latencies", default=None, metavar="CSV",
                      help="whole-network latencies (columns above)")
+    fit.add_argument("--imported", default=None, metavar="DEVICE",
+                     help="also (or, without --latencies, only) fit on the whole-network "
+                          "latencies imported with 'explorer latency import --device DEVICE'")
     fit.add_argument("--name", required=True, help="profile name, used as model:NAME")
     fit.add_argument("--device", default="", help="free text: device, runtime, OS")
     fit.add_argument("--precision", default="fp16", choices=("fp16", "fp32", "int8"),
@@ -70,13 +74,19 @@ def run_fit(args: argparse.Namespace) -> int:
     from explorer.measure.devicefit import fit_profile
     from explorer.measure.profiles import check_name, user_dir, write
 
+    if not (args.latencies or args.imported):
+        from explorer.errors import ExplorerError
+
+        raise ExplorerError("device fit needs --latencies CSV, --imported DEVICE or both")
     out = Path(args.out) if args.out else user_dir(args.cache_dir) / f"{check_name(args.name)}.yaml"
-    command = (f"explorer device fit --latencies {args.latencies} --name {args.name} "
-               f"--precision {args.precision}" + (f" --device '{args.device}'" if args.device
-                                                  else ""))
+    command = ("explorer device fit" + (f" --latencies {args.latencies}" if args.latencies
+                                        else "")
+               + (f" --imported {args.imported}" if args.imported else "")
+               + f" --name {args.name} --precision {args.precision}"
+               + (f" --device '{args.device}'" if args.device else ""))
     profile, report = fit_profile(args.latencies, args.name, args.precision, args.device,
                                   args.cache_dir, progress=sys.stderr.isatty(),
-                                  command=command)
+                                  command=command, imported=args.imported)
     path = write(profile, out)
     if args.json:
         print_json({**report, "profile": str(path)})
@@ -88,6 +98,8 @@ def run_fit(args: argparse.Namespace) -> int:
         print(f"  {label:<22} median |error| {report[f'{key}_median_abs_pct_error']:.1f}%")
     print(f"  leave-one-out within +-10%: {report['within_10pct']:.0%}, within +-20%: "
           f"{report['within_20pct']:.0%}")
+    for line in report.get("imported", {}).get("skipped", []):
+        print(f"not used: {line}")
     print(f"wrote {path}; use --backend model:{args.name}")
     return 0
 

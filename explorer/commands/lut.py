@@ -12,10 +12,18 @@ and calibrated on a few full networks measured for real. '--backend lut' then pr
 spec's latency in milliseconds without running it; configurations missing from the table
 are measured on first use and stored.
 
+For a device explorer cannot drive (a phone), 'export' writes one package per distinct
+unit configuration of a space and a manifest CSV; measure each package on the device,
+fill in the manifest's latency_ms column, 'import' it, and '--backend lut:device:NAME'
+predicts any network of the space, calibrated with the whole-network latencies imported
+for that device with 'explorer latency import --device NAME'.
+
 examples:
   explorer lut build --backend ort --samples 60
   explorer lut build --space search_spaces/repvit.yaml --model repvit_m1_0
-  explorer lut validate --backend ort --samples 30 --seed 0 --json"""
+  explorer lut validate --backend ort --samples 30 --seed 0 --json
+  explorer lut export --space search_spaces/repvit.yaml --format coreml --out units/
+  explorer lut import units/manifest.csv --device iphone12"""
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -52,6 +60,22 @@ def register(sub: argparse._SubParsersAction) -> None:
                       description=HELP)
     _common(val)
     val.set_defaults(func=run_validate, samples_default=30)
+    exp = add_command(lut_sub, "export", help="one package per distinct unit of a space, "
+                      "plus a manifest to fill in on the device", description=HELP)
+    exp.add_argument("--space", required=True, metavar="FILE", help="search space file")
+    exp.add_argument("--format", default="coreml", choices=("coreml", "onnx", "torchscript"),
+                     help="package format (default coreml)")
+    exp.add_argument("--out", required=True, metavar="DIR",
+                     help="new (or empty) folder for the packages and manifest.csv")
+    exp.add_argument("--json", action="store_true", help="print one JSON object")
+    exp.set_defaults(func=run_export)
+    imp = add_command(lut_sub, "import", help="a filled manifest -> the device's table",
+                      description=HELP)
+    imp.add_argument("manifest", metavar="CSV", help="manifest.csv with latency_ms filled in")
+    imp.add_argument("--device", required=True, help="device name, used as lut:device:NAME")
+    add_cache_dir(imp)
+    imp.add_argument("--json", action="store_true", help="print one JSON object")
+    imp.set_defaults(func=run_import)
 
 
 def _check(args: argparse.Namespace) -> tuple[list, int]:
@@ -132,4 +156,41 @@ def run_validate(args: argparse.Namespace) -> int:
               f"{result['median_abs_pct_error']:.1f}%, within 5%: "
               f"{result['within_5pct']:.0%}, within 10%: {result['within_10pct']:.0%}, "
               f"max {result['max_abs_pct_error']:.1f}%")
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    import sys
+
+    from explorer.measure.unitexport import check_out, export_units
+
+    check_out(Path(args.out))  # before enumerating the space and converting packages
+    summary = export_units(args.space, args.format, args.out, progress=sys.stderr.isatty())
+    if args.json:
+        print_json(summary)
+        return 0
+    groups = ", ".join(f"{n} {g}" for g, n in summary["groups"].items())
+    print(f"{summary['units']} distinct units ({groups}) cover all "
+          f"{summary['networks_in_space']:,} networks of {summary['space']} "
+          f"({summary['networks_built']} networks built to enumerate them)")
+    print(f"wrote {summary['units']} {summary['format']} packages and {summary['manifest']}; "
+          "measure each package on the device, fill in latency_ms, then "
+          f"'explorer lut import {summary['manifest']} --device NAME'")
+    return 0
+
+
+def run_import(args: argparse.Namespace) -> int:
+    from explorer.measure.devicelut import import_manifest, load
+
+    table = import_manifest(args.manifest, args.device, args.cache_dir)
+    report = load(args.device, args.cache_dir).report
+    summary = {"table": str(table.path), "device": args.device,
+               "entries": len(table.entries), "calibration": report}
+    if args.json:
+        print_json(summary)
+        return 0
+    print(f"device table {table.path}: {len(table.entries)} unit configurations")
+    print(f"{report['summary']}; use --backend lut:device:{args.device}")
+    for line in report["skipped"]:
+        print(f"not used for calibration: {line}")
     return 0

@@ -76,7 +76,7 @@ def _row_id(model: str, resolution: int | None, named: dict[str, "NetworkSpec"],
                     f"or a 16-hex spec hash (see 'explorer measure --list')")
 
 
-def _positive(text: str, where: str, column: str, kind: type) -> Any:
+def positive(text: str, where: str, column: str, kind: type) -> Any:
     try:
         value = kind(text)
     except (TypeError, ValueError):
@@ -125,12 +125,12 @@ def _read_rows(path: Path) -> list[dict[str, Any]]:
             model = raw["model"]
             if not model:
                 raise DataError(f"{where}: empty model")
-            ms = _positive(raw["latency_ms"], where, "latency_ms", float)
+            ms = positive(raw["latency_ms"], where, "latency_ms", float)
             if ms > MAX_LATENCY_MS:
                 raise DataError(f"{where}: latency_ms {raw['latency_ms']} is over "
                                 f"{MAX_LATENCY_MS / 1000:g} s for one batch-1 inference; "
                                 "give milliseconds")
-            res = (_positive(raw["resolution"], where, "resolution", int)
+            res = (positive(raw["resolution"], where, "resolution", int)
                    if raw.get("resolution") else None)
             ident, res = _row_id(model, res, named, where)
             if (ident, res) in seen:
@@ -151,6 +151,15 @@ def import_latencies(path: str | Path, device: str,
     for row in rows:
         cache.put(_key(device, row["id"], row["resolution"]), row)
     return rows
+
+
+def imported(device: str, cache_dir: str | Path | None = None) -> list[dict[str, Any]]:
+    """Every row imported for ``device`` (as :func:`read_csv` made it), by model name."""
+    check_device(device)
+    rows = [entry["value"] for entry in _cache(cache_dir).entries()
+            if isinstance(entry.get("key"), dict) and entry["key"].get("device") == device
+            and isinstance(entry.get("value"), dict) and "latency_ms" in entry["value"]]
+    return sorted(rows, key=lambda row: (str(row.get("model")), str(row.get("resolution"))))
 
 
 def lookup(candidate: "Candidate", device: str,

@@ -140,23 +140,52 @@ def features_of(rows: list[Row], folder: Path, precision: str,
     return done, failed
 
 
-def fit_profile(path: str | Path, name: str, precision: str = "fp16", device: str = "",
+def imported_rows(device: str, cache_dir: str | Path | None = None
+                  ) -> tuple[list[Row], list[str]]:
+    """The whole-network latencies imported for ``device`` with 'explorer latency import',
+    as fit rows; a row imported by spec hash names no network to build and is listed."""
+    from explorer import zoo
+    from explorer.measure.device import imported
+    from explorer.roadmap import roadmap_specs
+
+    steps = {step for step, _ in roadmap_specs()}
+    rows, skipped = [], []
+    for row in imported(device, cache_dir):
+        model, step = row["model"], row["model"].removeprefix("step_")
+        ref = (model if model in zoo.list_models() else f"roadmap:{step}" if step in steps
+               else None)
+        if ref is None:
+            skipped.append(f"{model} ({row['source']}): a spec hash, not a network to build")
+            continue
+        rows.append(Row(ref, float(row["latency_ms"]), row["resolution"], 1.0,
+                        dm.family_of(ref), f"latency import --device {device}",
+                        f"device {device}: {row['source']}"))
+    return rows, skipped
+
+
+def fit_profile(path: str | Path | None, name: str, precision: str = "fp16", device: str = "",
                 cache_dir: str | Path | None = None, progress: bool = True,
-                command: str = "") -> tuple[Profile, dict[str, Any]]:
-    """Fit a profile on a latency CSV; the report carries the held-out error figures."""
+                command: str = "", imported: str | None = None
+                ) -> tuple[Profile, dict[str, Any]]:
+    """Fit a profile on a latency CSV and/or the whole-network latencies imported for the
+    device ``imported``; the report carries the held-out error figures."""
     from explorer import __version__
 
     check_name(name)
     if precision not in PRECISIONS:
         raise DataError(f"unknown precision {precision!r}; choose from {', '.join(PRECISIONS)}")
-    rows = read_rows(path)
-    pairs, _ = features_of(rows, Path(path).parent, precision, cache_dir, progress,
-                           strict=True)
+    rows = read_rows(path) if path else []
+    extra, skipped = imported_rows(imported, cache_dir) if imported else ([], [])
+    rows += extra
+    source = " + ".join([*([Path(path).name] if path else []),
+                         *([f"latency import --device {imported}"] if imported else [])])
+    pairs, _ = features_of(rows, Path(path).parent if path else Path.cwd(), precision,
+                           cache_dir, progress, strict=True)
     x = np.array([dm.network_features(cost) for _, cost in pairs])
     y = np.array([r.latency_ms for r, _ in pairs])
     w = np.array([r.weight for r, _ in pairs])
     if (w > 0).sum() < len(dm.PARAMETERS):
-        raise DataError(f"{path}: too few rows to fit the {len(dm.PARAMETERS)} parameters "
+        raise DataError(f"{source}: too few rows to fit the {len(dm.PARAMETERS)} parameters "
                         f"of the device model: {(w > 0).sum()} rows with a positive weight")
     fit = dm.fit_parameters(x, y, w)
     loo = dm.held_out(x, y, w, [str(i) for i in range(len(y))])
@@ -180,9 +209,11 @@ def fit_profile(path: str | Path, name: str, precision: str = "fp16", device: st
                          "fit_ms": round(float(f), 4), "loo_ms": round(float(a), 4),
                          "lofo_ms": round(float(b), 4)}
                         for (r, c), f, a, b in zip(pairs, fit.predicted, loo, lofo)],
+        **({"imported": {"device": imported, "rows": len(extra), "skipped": skipped}}
+           if imported else {}),
     }
     provenance = {
-        "data": Path(path).name, "command": command,
+        "data": source, "command": command,
         "sources": sorted({r.source for r, _ in pairs if r.source}),
         **{k: report[k] for k in ("rows", "families", "fit_median_abs_pct_error",
                                   "loo_median_abs_pct_error", "lofo_median_abs_pct_error",

@@ -7,7 +7,8 @@ not time anything here (``lut`` predicts, ``device:NAME`` looks up
 imported numbers) override :meth:`Backend.latency` instead.
 
 Registry: ``ort`` (default), ``torch``, ``torch-compile``, ``cuda``, ``coreml``, ``lut``
-(``lut:BACKEND`` for a table built on another backend), ``device:NAME`` (imported
+(``lut:BACKEND`` for a table built on another backend, ``lut:device:NAME`` for one
+imported from a device), ``device:NAME`` (imported
 measurements) and ``model:PROFILE`` (a device cost model's prediction).
 """
 from __future__ import annotations
@@ -233,7 +234,7 @@ BACKENDS: dict[str, Callable[[], Backend]] = {
 
 
 def backend_names() -> list[str]:
-    return [*BACKENDS, "lut", "lut:BACKEND", "device:NAME", "model:PROFILE"]
+    return [*BACKENDS, "lut", "lut:BACKEND", "lut:device:NAME", "device:NAME", "model:PROFILE"]
 
 
 def get_backend(name: str) -> Backend:
@@ -247,6 +248,10 @@ def get_backend(name: str) -> Backend:
         from explorer.measure.device import DeviceBackend
 
         return DeviceBackend(arg)
+    if kind == "lut" and arg.startswith("device:"):
+        from explorer.measure.devicelut import DeviceLutBackend
+
+        return DeviceLutBackend(arg.split(":", 1)[1])
     if kind == "lut":
         from explorer.measure.lut import LutBackend
 

@@ -215,24 +215,11 @@ class LatencyTable:
         return float(np.dot(self.calibration["scale"], sums) + self.calibration["offset"])
 
     def fit(self, specs: Sequence["NetworkSpec"], measured_ms: Sequence[float]) -> dict:
-        """Per-group scales and one offset, fitted on full networks measured for real.
-
-        Fitted as corrections to scale 1 with a ridge penalty (so a group the calibration
-        networks lack keeps scale 1, and a group that is nearly constant across them, like
-        MobileNetV3's fixed stem, cannot take a wild scale); the penalty is chosen by
-        leave-one-out error on the calibration networks alone."""
+        """Fit :func:`calibrate` on full networks measured for real, and store it."""
         if len(specs) < MIN_CALIBRATION:
             raise DataError(f"calibration needs at least {MIN_CALIBRATION} measured networks")
         sums = np.array([self.sums(spec) for spec in specs])
-        real = np.asarray(measured_ms, dtype=float)
-        loo = {lam: _loo_error(sums, real, lam) for lam in RIDGE_GRID}
-        lam = min(loo, key=loo.get)
-        scale, offset = _ridge(sums, real, lam)
-        errors = np.abs(sums @ scale + offset - real) / real
-        self.calibration = {"groups": list(GROUPS), "scale": [float(x) for x in scale],
-                            "offset": offset, "ridge": lam, "networks": len(specs),
-                            "loo_mean_abs_pct_error": loo[lam],
-                            "fit_median_abs_pct_error": 100 * float(np.median(errors)),
+        self.calibration = {**calibrate(sums, np.asarray(measured_ms, dtype=float)),
                             "fitted_on": [s.hash for s in specs]}
         self.save()
         return self.calibration
@@ -242,22 +229,45 @@ class LatencyTable:
 RIDGE_GRID = (0.0, 0.1, 1.0, 10.0, 100.0, 1000.0)
 
 
-def _ridge(sums: np.ndarray, real: np.ndarray, lam: float) -> tuple[np.ndarray, float]:
+def calibrate(sums: np.ndarray, real: np.ndarray, relative: bool = False) -> dict[str, Any]:
+    """Per-group scales and one offset mapping unit sums (networks x :data:`GROUPS`) to
+    the real latencies.
+
+    Fitted as corrections to scale 1 with a ridge penalty (so a group the calibration
+    networks lack keeps scale 1, and a group that is nearly constant across them, like
+    MobileNetV3's fixed stem, cannot take a wild scale); the penalty is chosen by
+    leave-one-out error on the calibration networks alone. ``relative``: least squares
+    on relative rather than absolute error (latencies spanning a decade weigh alike)."""
+    loo = {lam: _loo_error(sums, real, lam, relative) for lam in RIDGE_GRID}
+    lam = min(loo, key=loo.get)
+    scale, offset = _ridge(sums, real, lam, relative)
+    errors = np.abs(sums @ scale + offset - real) / real
+    return {"groups": list(GROUPS), "scale": [float(x) for x in scale], "offset": offset,
+            "ridge": lam, "networks": len(sums), "loo_mean_abs_pct_error": loo[lam],
+            "fit_median_abs_pct_error": 100 * float(np.median(errors))}
+
+
+def _ridge(sums: np.ndarray, real: np.ndarray, lam: float,
+           relative: bool = False) -> tuple[np.ndarray, float]:
     """Scales (penalised towards 1) and an unpenalised offset."""
     features = np.hstack([sums, np.ones((len(sums), 1))])
+    target = real - sums.sum(axis=1)
+    if relative:  # each row divided by its latency: the residuals become relative errors
+        features, target = features / real[:, None], target / real
     penalty = lam * np.eye(features.shape[1])
     penalty[-1, -1] = 0.0
-    delta = np.linalg.lstsq(features.T @ features + penalty,
-                            features.T @ (real - sums.sum(axis=1)), rcond=None)[0]
+    delta = np.linalg.lstsq(features.T @ features + penalty, features.T @ target,
+                            rcond=None)[0]
     return 1.0 + delta[:-1], float(delta[-1])
 
 
-def _loo_error(sums: np.ndarray, real: np.ndarray, lam: float) -> float:
+def _loo_error(sums: np.ndarray, real: np.ndarray, lam: float,
+               relative: bool = False) -> float:
     """Mean absolute % error predicting each calibration network from the others."""
     errors = []
     for i in range(len(sums)):
         keep = np.arange(len(sums)) != i
-        scale, offset = _ridge(sums[keep], real[keep], lam)
+        scale, offset = _ridge(sums[keep], real[keep], lam, relative)
         errors.append(abs(sums[i] @ scale + offset - real[i]) / real[i])
     return 100 * float(np.mean(errors))
 
@@ -390,12 +400,15 @@ class LutBackend(Backend):
         self.table_file = table
         self.name = "lut" if base == "ort" else f"lut:{base}"
 
+    def table(self, threads: int, cache_dir: Path) -> LatencyTable:
+        return load_table(self.base, threads, cache_dir, self.table_file)
+
     def latency(self, candidate: "Candidate", threads: int, protocol: Protocol,
                 cache_dir: Path) -> dict[str, Any]:
         if candidate.spec is None:
             raise BackendError(f"backend {self.name!r} predicts spec-built models only; "
                                f"measure {candidate.name} with --backend {self.base}")
-        table = load_table(self.base, threads, cache_dir, self.table_file)
+        table = self.table(threads, cache_dir)
         before = len(table.entries)
         ms = table.predict(candidate.spec)
         return {"latency_ms": ms, "latency_iqr_ms": None, "latency_cv": None,
