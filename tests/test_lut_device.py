@@ -86,8 +86,9 @@ def test_space_units_hold_every_unit_of_sampled_networks(space):
         spec = space.sample(rng)
         assert {u.key for u in units(spec)} <= set(found.found), spec
     assert found.networks_built < space.size or space.size < 10
-    for key, (unit, spec) in found.found.items():
-        assert key in {u.key for u in units(spec)}  # each with a network that has it
+    for key, (unit, spec) in found.found.items():  # each with a network that has it
+        assert unit.key == key
+        assert key in {u.key for u in units(spec)}
 
 
 # -- export -----------------------------------------------------------------------------

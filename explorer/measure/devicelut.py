@@ -143,6 +143,7 @@ class DeviceLutBackend(LutBackend):
     """``lut:device:NAME``: sums of the units measured on the device, calibrated."""
 
     uses_threads = False
+    machine_bound = False  # measured on the device, whichever host imported the table
 
     def __init__(self, device: str) -> None:
         try:
