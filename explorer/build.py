@@ -5,6 +5,7 @@ import copy
 import warnings
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from explorer import blocks as B
@@ -83,6 +84,10 @@ def deploy(model: nn.Module) -> nn.Module:
     except Exception:  # noqa: BLE001 - a foreign model without timm-style fusion hooks
         pass
     try:
+        model = _fold_norm_act(model)
+    except Exception:  # noqa: BLE001 - untraceable model: keep its norm-act layers
+        pass
+    try:
         from torch.fx.experimental.optimization import fuse as fx_fuse
 
         with warnings.catch_warnings():
@@ -91,6 +96,65 @@ def deploy(model: nn.Module) -> nn.Module:
     except Exception:  # noqa: BLE001 - untraceable model: keep the unfolded BNs
         pass
     return model.eval()
+
+
+def _is_norm_act(module: nn.Module) -> bool:
+    """timm's BatchNorm + activation layers (``BatchNormAct2d``): a BatchNorm2d subclass
+    whose forward calls ``F.batch_norm`` itself, then ``drop`` and ``act``."""
+    return (isinstance(module, nn.BatchNorm2d) and type(module) is not nn.BatchNorm2d
+            and hasattr(module, "act") and hasattr(module, "drop")
+            and module.affine and module.track_running_stats)
+
+
+def _fold_norm_act(model: nn.Module) -> nn.Module:
+    """Fold every norm-act layer that directly follows a plain ``nn.Conv2d`` into it,
+    leaving its dropout and activation. torch.fx's own conv-BN fusion cannot: it traces
+    into the layer and sees only a functional ``batch_norm`` (49 of them stay in
+    efficientnet_b0). Subclassed convs (timm's ``Conv2dSame`` pads in forward) are kept."""
+    from torch import fx
+
+    class Tracer(fx.Tracer):
+        def is_leaf_module(self, m: nn.Module, name: str) -> bool:
+            return _is_norm_act(m) or super().is_leaf_module(m, name)
+
+    graph = Tracer().trace(model)
+    gm = fx.GraphModule(model, graph)
+    modules = dict(gm.named_modules())
+    for node in graph.nodes:
+        if node.op != "call_module" or not _is_norm_act(modules[node.target]):
+            continue
+        prev = node.args[0]
+        if (not isinstance(prev, fx.Node) or prev.op != "call_module" or len(prev.users) > 1
+                or type(modules[prev.target]) is not nn.Conv2d):
+            continue
+        norm = modules[node.target]
+        _set_submodule(gm, prev.target, B.fuse_conv_bn(modules[prev.target], norm))
+        _set_submodule(gm, node.target, nn.Sequential(norm.drop, norm.act))
+    return gm
+
+
+def _set_submodule(root: nn.Module, target: str, module: nn.Module) -> None:
+    parent, _, name = target.rpartition(".")
+    setattr(root.get_submodule(parent) if parent else root, name, module)
+
+
+def count_batch_norms(model: nn.Module, example: torch.Tensor) -> int:
+    """BatchNorm evaluations in one forward pass: ``nn.BatchNorm*`` modules and direct
+    ``F.batch_norm`` calls alike (timm's ``BatchNormAct2d`` calls it itself, so counting
+    modules would miss every one of them). 0 means the deployed form folded every BN."""
+    from torch.overrides import TorchFunctionMode
+
+    calls = 0
+
+    class _Count(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+            nonlocal calls
+            calls += func in (F.batch_norm, torch.batch_norm)
+            return func(*args, **(kwargs or {}))
+
+    with torch.no_grad(), _Count():
+        model(example)
+    return calls
 
 
 def _fuse_tree(module: nn.Module) -> None:

@@ -36,6 +36,22 @@ def randomize_bn(model: nn.Module, seed: int = 0) -> nn.Module:
     return model
 
 
+def calibrate_bn(model: nn.Module, seed: int = 0, resolution: int = 64) -> nn.Module:
+    """Random BN affine parameters, running statistics of a random batch (eval mode on
+    return). Purely random statistics can swamp the input (RepViT's logits then barely
+    depend on it) or blow activations up (MobileOne to 1e14); batch statistics keep every
+    layer's output input-dependent and of order 1, so equality checks mean something."""
+    randomize_bn(model, seed).train()
+    for bn in model.modules():
+        if isinstance(bn, nn.modules.batchnorm._BatchNorm):
+            bn.reset_running_stats()
+            bn.momentum = None  # cumulative average: the batch's own statistics
+    with torch.no_grad():
+        model(torch.randn(8, 3, resolution, resolution,
+                          generator=torch.Generator().manual_seed(seed)))
+    return model.eval()
+
+
 def tiny_spec(kind: str = "repvit", stem: str = "early_conv", head: str = "classifier",
               distillation: bool = False, resolution: int = 64) -> NetworkSpec:
     """A small but complete network exercising every block family."""

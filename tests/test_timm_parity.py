@@ -1,7 +1,9 @@
 """Functional parity with timm: timm's weights in our networks give timm's logits.
 
 Parameter counts (tests/test_zoo.py) cannot see an activation, gate, stride or padding
-difference; equal logits under random weights and random BN statistics can.
+difference; equal logits under random weights and random BN parameters can. Running
+statistics come from a random batch (``calibrate_bn``): purely random ones swamp the
+input, so RepViT's logits varied by 2e-4 across inputs, below the tolerance.
 """
 from __future__ import annotations
 
@@ -15,24 +17,14 @@ from explorer import build, zoo
 from explorer.errors import DataError
 from explorer.spec import NetworkSpec
 from explorer.timm_weights import load_timm_weights, timm_key_map
-from tests.conftest import randomize_bn
+from tests.conftest import calibrate_bn
 
 FAST = ["mobilenetv3_large_100", "repvit_m0_9"]
 
 
 def _timm(name: str, seed: int) -> torch.nn.Module:
-    """timm's model, random init, random BN affine parameters and BN statistics taken
-    from a random batch: purely random running statistics swamp the input (RepViT's
-    logits then vary by 2e-4 across inputs, below the tolerance), these keep it alive."""
     torch.manual_seed(seed)
-    model = randomize_bn(timm.create_model(name, pretrained=False), seed).train()
-    for bn in model.modules():
-        if isinstance(bn, torch.nn.modules.batchnorm._BatchNorm):
-            bn.reset_running_stats()
-            bn.momentum = None  # cumulative average: the batch's own statistics
-    with torch.no_grad():
-        model(torch.randn(8, 3, 64, 64))
-    return model.eval()
+    return calibrate_bn(timm.create_model(name, pretrained=False), seed)
 
 
 def _first_block_changed(name: str, stage: int, **changes) -> NetworkSpec:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import torch
 
+from explorer.build import count_batch_norms
 from explorer.errors import BackendError
 from explorer.export import coreml_model, example_input, onnx_bytes, require
 from explorer.machine import fingerprint, machine_tag, versions
@@ -80,11 +81,15 @@ class Backend:
         module = candidate.deployed
         t2 = time.perf_counter()
         clock = self.clock_for(threads, protocol)
-        run = self.runner(module, example_input(candidate), threads, candidate.name, clock)
+        example = example_input(candidate)
+        run = self.runner(module, example, threads, candidate.name, clock)
         t3 = time.perf_counter()
         timing = time_runner(run, protocol)
         t4 = time.perf_counter()
         return {**timing_row(timing), "clock": clock,
+                # BNs the deployed form still runs (0: fully fused); the torch backends
+                # pay for them, onnxruntime folds conv-BN pairs itself at load time
+                "unfused_bn": count_batch_norms(module, example),
                 "seconds": {"build": t1 - t0, "fuse": t2 - t1, "export": t3 - t2,
                             "time": t4 - t3, "total": t4 - t0}}
 
