@@ -324,3 +324,57 @@ def test_fit_select_bad_input(capsys, tmp_path, argv, message):
     code, _, err = run_cli(capsys, "proxy", "fit", "--select", "--out", tmp_path, *argv)
     assert code == 2 and message in err and "Traceback" not in err
     assert not (tmp_path / fitted.COEFFICIENTS).exists()
+
+
+def _fit_row(model):
+    return fitted.load_table().set_index("model").loc[model].to_dict()
+
+
+@pytest.mark.parametrize("model, twin", [
+    ("tf_mobilenetv3_small_100", "mobilenetv3_small_100"),  # same network, other padding
+    ("regnetx_004_tv", "regnetx_004"),  # torchvision's re-rounded widths (6% more params)
+])
+def test_twins_are_found_by_architecture_not_by_name(model, twin):
+    table = fitted.load_table()
+    renamed = table.assign(model=table["model"].replace(model, "some_other_name"))
+    assert fitted.twins(_fit_row(model), renamed) == ["some_other_name"]
+    assert twin not in fitted.twins(_fit_row(model), table)  # names play no part
+
+
+def test_equal_size_is_not_a_twin():
+    """mobilenetv4_conv_small and tf_mobilenetv3_large_minimal_100 agree in params, depth,
+    head and depthwise share; their activation memory per pixel tells them apart."""
+    assert fitted.twins(_fit_row("mobilenetv4_conv_small"), fitted.load_table()) == \
+        ["mobilenetv4_conv_small"]
+
+
+def test_fitted_proxy_holds_out_a_renamed_twin():
+    """Regression: tf_efficientnet_b1 is efficientnet_b1 of the fit table under another
+    name; the by-name rule scored it with coefficients that had seen it."""
+    from explorer.candidate import from_timm
+    from explorer.measure.proxies.features import cached_features
+
+    candidate = from_timm("tf_efficientnet_b1", resolution=240)
+    r = score(candidate, "fitted")
+    assert r.extra == {"held_out": True, "twins_in_fit_table": ["efficientnet_b1"]}
+    shipped, table = fitted.load_model(), fitted.load_table()
+    refit = fitted.fit(table[table["model"] != "efficientnet_b1"], shipped.features,
+                       shipped.alpha)
+    feats = cached_features(candidate)
+    assert r.value == pytest.approx(refit.predict(feats))
+    assert r.value != pytest.approx(shipped.predict(feats), abs=1e-3)  # the in-sample answer
+    assert fitted.Fitted().config()["held_out_by"] == "architecture"  # old cache entries unused
+
+
+def test_validate_unseen_leaves_out_twins(capsys, tmp_path, reference):
+    path = tmp_path / "with_twin.csv"
+    path.write_text(reference.read_text() + "mobilenetv3_small_100,224,67.4\n")
+    code, out, _ = run_cli(capsys, "proxy", "validate", "--reference", path, "--proxies",
+                           "params", "--unseen", "--json", "--cache-dir", tmp_path / "c",
+                           "--out", tmp_path / "res")
+    data = json.loads(out)
+    assert code == 0 and data["results"]["params"]["n"] == 3
+    assert data["excluded_seen_by_fitted"] == {"mobilenetv3_small_100":
+                                               ["tf_mobilenetv3_small_100"]}
+    md = (tmp_path / "res.md").read_text()
+    assert "--unseen" in md and "- mobilenetv3_small_100: twin of tf_mobilenetv3_small_100" in md

@@ -65,6 +65,9 @@ examples:
                     help="CSV with columns model, top1 (optional img_size), or a packaged "
                     "table name (see 'explorer proxy list')")
     va.add_argument("--limit", type=int, default=None, help="only the first N rows")
+    va.add_argument("--unseen", action="store_true", help="leave out rows whose architecture "
+                    "is in the fitted proxy's fit table under any name (twins matched by "
+                    "features); they are listed, not scored")
     va.add_argument("--out", metavar="PREFIX", help="also write PREFIX.json and PREFIX.md "
                     "(summary and per-model scores); a folder (existing, or ending in /) "
                     "gets FOLDER/proxy_validation.json and .md")
@@ -159,10 +162,14 @@ def run_validate(args: argparse.Namespace) -> int:
     reference = load_reference(args.reference)
     names = proxy_names(_proxy_list(args.proxies))
     prefix = _report_prefix(args.out) if args.out else None
-    result = validate(reference, names, args.seed, args.limit, args.no_cache, args.cache_dir)
+    result = validate(reference, names, args.seed, args.limit, args.no_cache, args.cache_dir,
+                      unseen=args.unseen)
     if not result.top1:
         from explorer.errors import DataError
 
+        if not result.failed:
+            raise DataError(f"--unseen left out every row of {args.reference}: all their "
+                            "architectures are in the fitted proxy's fit table")
         first = next(iter(result.failed.values()))[0]
         raise DataError(f"no row of {args.reference} could be built (first: {first['model']}: "
                         f"{first['error']})")
@@ -180,6 +187,8 @@ def run_validate(args: argparse.Namespace) -> int:
         for name, r in summary["results"].items():
             for f in r["failed"]:
                 print(f"failed: {name} on {f['model']}: {f['error']}")
+        for model, seen in result.excluded.items():
+            print(f"left out (--unseen): {model}, architecture of {', '.join(seen)}")
     return 0
 
 

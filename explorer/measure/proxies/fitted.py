@@ -41,6 +41,28 @@ DEFAULT_FEATURES = ("log_macs", "log_depth", "log_width")
 DEFAULT_ALPHA = 5.0
 
 
+#: Two networks are the same architecture (twins: a re-implementation, a re-trained or
+#: re-named copy) when their resolution-independent features agree this closely: size,
+#: depth, classifier width, depthwise share and activation memory per input pixel. Names
+#: cannot tell (``tf_mixnet_l`` is ``mixnet_l``); 7% covers torchvision's re-rounded
+#: RegNets, while different designs of equal size differ in depth or activations.
+TWIN_TOLERANCE = {"log_params": 0.07, "log_depth": 0.05, "log_head": 0.07, "dw_frac": 0.02,
+                  "log_act_per_pixel": 0.07}
+
+
+def twins(row: dict[str, float], table: "pd.DataFrame") -> list[str]:
+    """The models of ``table`` with the architecture of ``row`` (see TWIN_TOLERANCE)."""
+    def per_pixel(t: Any) -> Any:
+        return t["log_act"] - 2 * t["log_res"]
+
+    same = np.ones(len(table), bool)
+    for name, tol in TWIN_TOLERANCE.items():
+        theirs = per_pixel(table) if name == "log_act_per_pixel" else table[name]
+        mine = per_pixel(row) if name == "log_act_per_pixel" else row[name]
+        same &= (theirs - mine).abs().to_numpy() <= tol
+    return list(table["model"][same])
+
+
 @dataclass(frozen=True)
 class RidgeModel:
     """Standardised ridge regression; ``predict`` maps a feature dict to top-1 (%)."""
@@ -207,19 +229,23 @@ class Fitted(Proxy):
                    "published timm accuracies (leave-one-out for models it was fitted on)")
 
     def config(self) -> dict[str, Any]:
-        """The coefficients' digest: a refit must not reuse cached scores."""
+        """The coefficients' digest (a refit must not reuse cached scores) and the
+        hold-out rule (scores cached under the old by-name rule are not reused)."""
         import hashlib
 
         text = resources.files("explorer.data").joinpath(COEFFICIENTS).read_text()
-        return {**self.options, "coefficients": hashlib.sha256(text.encode()).hexdigest()[:16]}
+        return {**self.options, "coefficients": hashlib.sha256(text.encode()).hexdigest()[:16],
+                "held_out_by": "architecture"}
 
     def compute(self, candidate: "Candidate", seed: int) -> tuple[float, dict[str, Any]]:
+        """A model whose architecture (or name) is in the fit table is scored by a refit
+        without every such row, so a renamed twin is never an in-sample prediction."""
         from explorer.measure.proxies.features import cached_features
 
         model = load_model()
         row = cached_features(candidate, self.cache_dir, self.no_cache)
-        held_out = candidate.name in model.fitted_on
-        if held_out:
-            table = load_table()
-            model = fit(table[table["model"] != candidate.name], model.features, model.alpha)
-        return model.predict(row), {"held_out": held_out}
+        table = load_table()
+        seen = sorted({*twins(row, table), *({candidate.name} & set(model.fitted_on))})
+        if seen:
+            model = fit(table[~table["model"].isin(seen)], model.features, model.alpha)
+        return model.predict(row), {"held_out": bool(seen), "twins_in_fit_table": seen}

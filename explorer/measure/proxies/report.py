@@ -25,14 +25,20 @@ def write_report(result: "Validation", summary: dict[str, Any], prefix: Path,
              "kendall_tau": r["kendall_tau"], "spearman": r["spearman"], "n": r["n"],
              "failed": len(r["failed"]), "s/model": r["seconds_per_model"]}
             for name, r in summary["results"].items()]
-    lines = [f"# Proxy validation: {reference}", "",
-             f"Made by `explorer proxy validate --reference {reference} --proxies "
-             f"{','.join(result.proxies)} --out {prefix}`.", "",
+    command = (f"explorer proxy validate --reference {reference} --proxies "
+               f"{','.join(result.proxies)}{' --unseen' if result.excluded else ''} "
+               f"--out {prefix}")
+    lines = [f"# Proxy validation: {reference}", "", f"Made by `{command}`.", "",
              pd.DataFrame(rows).to_markdown(index=False), ""]
     if "fitted" in result.proxies:
-        lines += ["`fitted` scores every model of its own fit table with a refit that left "
-                  "that model out (leave-one-out), so no row here is an in-sample fit; "
-                  "`explorer proxy fit` prints the leave-family-out figure too.", ""]
+        note = ("`fitted` scores every model whose architecture is in its fit table (under "
+                "any name: twins are matched by features) with a refit that left those rows "
+                "out, so no row here is an in-sample fit; `explorer proxy fit` prints the "
+                "leave-family-out figure too.")
+        lines += [note, ""]
+    if result.excluded:
+        lines += ["## Rows left out (--unseen): architecture in the fit table", "",
+                  *(f"- {m}: twin of {', '.join(t)}" for m, t in result.excluded.items()), ""]
     failures = [f"- {name} on {f['model']}: {f['error']}"
                 for name, r in summary["results"].items() for f in r["failed"]]
     if failures:

@@ -106,6 +106,8 @@ class Validation:
     seconds: dict[str, list[float]] = field(default_factory=dict)
     failed: dict[str, list[dict[str, str]]] = field(default_factory=dict)
     top1: dict[str, float] = field(default_factory=dict)
+    #: rows left out by ``unseen``: model -> its architectural twins in the fit table
+    excluded: dict[str, list[str]] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         """The JSON of ``explorer proxy validate --json``."""
@@ -125,7 +127,10 @@ class Validation:
                 "failed": self.failed.get(name, []),
                 "seconds_per_model": round(sum(secs) / len(secs), 4) if secs else None,
             }
-        return {"default": DEFAULT_PROXY, "results": results}
+        summary: dict[str, Any] = {"default": DEFAULT_PROXY, "results": results}
+        if self.excluded:
+            summary["excluded_seen_by_fitted"] = self.excluded
+        return summary
 
 
 def _finite(value: float) -> float | None:
@@ -134,8 +139,10 @@ def _finite(value: float) -> float | None:
 
 def validate(reference: "pd.DataFrame", proxies: Sequence[str], seed: int = 0,
              limit: int | None = None, no_cache: bool = False, cache_dir: str | None = None,
-             progress: bool = True) -> Validation:
-    """Score every reference row with every proxy; failures are kept per row."""
+             progress: bool = True, unseen: bool = False) -> Validation:
+    """Score every reference row with every proxy; failures are kept per row. With
+    ``unseen``, rows whose architecture is in the fitted proxy's fit table (under any
+    name, see :func:`explorer.measure.proxies.fitted.twins`) are left out and listed."""
     from tqdm import tqdm
 
     result = Validation(list(proxies))
@@ -152,6 +159,9 @@ def validate(reference: "pd.DataFrame", proxies: Sequence[str], seed: int = 0,
             for name in proxies:
                 result.failed.setdefault(name, []).append({"model": model, "error": str(exc)})
             continue
+        if unseen and (seen := _seen_by_fitted(candidate, cache_dir)):
+            result.excluded[model] = seen
+            continue
         result.top1[model] = float(row["top1"])
         for name in proxies:
             try:
@@ -162,6 +172,13 @@ def validate(reference: "pd.DataFrame", proxies: Sequence[str], seed: int = 0,
             result.scores.setdefault(model, {})[name] = r.value
             result.seconds.setdefault(name, []).append(r.seconds)
     return result
+
+
+def _seen_by_fitted(candidate: "Candidate", cache_dir: str | None) -> list[str]:
+    from explorer.measure.proxies.features import cached_features
+    from explorer.measure.proxies.fitted import load_table, twins
+
+    return twins(cached_features(candidate, cache_dir), load_table())
 
 
 def resolve_reference(model: str, resolution: int | None) -> "Candidate":
