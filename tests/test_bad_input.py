@@ -76,6 +76,8 @@ def test_search_csv_that_is_a_folder_is_refused_before_the_trials(tmp_path, caps
     err = fails(capsys, "search", "--space", "search_spaces/repvit.yaml", "--budget-ms", 1,
                 "--trials", 1, "--storage", db, "--csv", tmp_path)
     assert "is a folder; give a file name" in err and not db.exists()
+    err = fails(capsys, "search", "--show", "--study", "x", "--storage", db, "--csv", tmp_path)
+    assert "is a folder; give a file name" in err
 
 
 def test_lut_validate_needs_an_existing_table(tmp_path, capsys):

@@ -66,6 +66,10 @@ def run(args: argparse.Namespace) -> int:
     from explorer.search import load_result, run_search
 
     require_positive(args.top, "--top")
+    if args.csv:  # fail before the trials, not after them
+        from explorer.measure.cache import check_writable
+
+        check_writable(args.csv, "--csv")
     if args.show:
         if not args.study:
             raise ExplorerError("--show needs --study NAME")
@@ -73,10 +77,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         if not args.space:
             raise ExplorerError("give --space FILE (see search_spaces/)")
-        if args.csv:  # fail before the trials, not after them
-            from explorer.measure.cache import check_writable
-
-            check_writable(args.csv, "--csv")
         opts = measure_options.options(args)
         seed = opts.pop("seed")
         result = run_search(args.space, args.budget_ms, args.trials, args.objective,
