@@ -101,6 +101,7 @@ class Fit:
 
     parameters: dict[str, float]
     predicted: np.ndarray = field(repr=False)
+    theta: np.ndarray = field(repr=False)  # in feature-column order
 
 
 def fit_parameters(features: np.ndarray, latency_ms: np.ndarray,
@@ -130,7 +131,8 @@ def fit_parameters(features: np.ndarray, latency_ms: np.ndarray,
                            f_scale=f_scale, x_scale="jac", max_nfev=2000)
     theta = result.x / scale
     theta[theta < 1e-9] = 0.0  # a parameter at its bound is zero
-    return Fit(dict(zip(PARAMETERS, (float(v) for v in theta))), features @ theta)
+    names = PARAMETERS if k == len(PARAMETERS) else tuple(f"p{i}" for i in range(k))
+    return Fit(dict(zip(names, (float(v) for v in theta))), features @ theta, theta)
 
 
 def error_summary(predicted: Sequence[float], measured: Sequence[float]) -> dict[str, float]:
@@ -158,8 +160,7 @@ def held_out(features: np.ndarray, latency_ms: np.ndarray, weights: np.ndarray,
         if (weights[~test] > 0).sum() < features.shape[1]:
             continue
         fit = fit_parameters(features[~test], latency_ms[~test], weights[~test])
-        theta = np.array([fit.parameters[p] for p in PARAMETERS])
-        out[test] = features[test] @ theta
+        out[test] = features[test] @ fit.theta
     return out
 
 
