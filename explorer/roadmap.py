@@ -90,7 +90,8 @@ def _measure_rows(named: Sequence[tuple[dict[str, Any], NetworkSpec | None]],
     rows = []
     bar = tqdm(named, desc=desc, disable=not progress, unit="step", leave=False)
     for info, spec in bar:
-        bar.set_postfix_str(str(info.get("step", info.get("removed", info.get("name", "")))))
+        bar.set_postfix_str(next((str(info[k]) for k in ("step", "removed", "model")
+                                  if k in info), ""))
         row = dict(info)
         if spec is not None:
             row.update(_measure_one(spec, metrics, backends, options))
