@@ -90,8 +90,9 @@ def test_write_report_has_every_section(storage, tmp_path):
                  "explorer export --study demo --trial", "```yaml", "stages:",
                  "## Reference models", "RepViT-M2.3", "MobileNetV3-L",
                  "## RepViT roadmap", "### Agreement with the paper", "![roadmap](roadmap.png)",
-                 f"| {int(best.trial.iloc[0])} "):
+                 f"| {int(best.trial.iloc[0])} ", "FLOPs (M)"):
         assert text in md, text
+    assert best.flops.iloc[0] == 2 * best.macs.iloc[0]
     assert "another backend" not in md
     svg = (tmp_path / "pareto.svg").read_text()
     assert "roadmap steps" in svg and "RepViT-M0.9" in svg and "latency budget 0.15 ms" in svg
