@@ -152,10 +152,12 @@ def run_ablation(steps: Sequence[Step] | None = None, base: NetworkSpec | None =
         except EditError as exc:
             named.append(({"removed": "+".join(skip.edits), "status": str(exc)}, None))
     df = pd.DataFrame(_measure_rows(named, metrics, progress, "ablation", **options))
-    for col in [bc.column("latency_ms", b) for b in bc.backends(df)] + [
-            "proxy", "params", "macs", "flops"]:
+    deltas = {bc.column("latency_ms", b): bc.column("latency_ms_delta", b)
+              for b in bc.backends(df)}
+    deltas.update({col: f"{col}_delta" for col in ("proxy", "params", "macs", "flops")})
+    for col, delta in deltas.items():
         if col in df:
-            df[f"{col}_delta"] = df[col] - df[col].iloc[0]
+            df[delta] = df[col] - df[col].iloc[0]
     return df
 
 

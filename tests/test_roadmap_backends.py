@@ -108,3 +108,13 @@ def test_select_names_the_backends_it_has():
     with pytest.raises(BackendError, match="no columns for backend 'b'; it has a"):
         bc.select(df, "b")
 
+
+
+def test_ablation_has_a_delta_per_backend():
+    ab = roadmap.run_ablation(metrics=["latency"], progress=False, backend="paperlike,reverse")
+    assert {"latency_ms_delta[paperlike]", "latency_ms_delta[reverse]"} <= set(ab.columns)
+    assert ab["latency_ms_delta[reverse]"].iloc[0] == 0.0
+    from explorer.tables import ablation_markdown
+
+    md = ablation_markdown(ab)
+    assert "Δ paperlike ms" in md and "Δ reverse ms" in md
