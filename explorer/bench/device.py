@@ -19,8 +19,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from explorer.bench import environment, write_json
 from explorer.commands._common import add_cache_dir, add_command
 from explorer.paper import FAMILY_LATENCY_MS, PAPER_STEPS, SE_TABLE
@@ -40,6 +38,8 @@ def _versus(predicted: float, paper: float) -> dict[str, float]:
 
 def _fit_errors(path: str, cache_dir: str | None, drop: set[str], progress: bool
                 ) -> dict[str, Any]:
+    import numpy as np
+
     from explorer.measure import devicemodel as dm
     from explorer.measure.devicefit import features_of, read_rows
 
@@ -56,6 +56,8 @@ def _fit_errors(path: str, cache_dir: str | None, drop: set[str], progress: bool
 
 def run_bench(profile_ref: str = "iphone12", latencies: str | None = None,
               cache_dir: str | None = None, progress: bool = True) -> dict[str, Any]:
+    import numpy as np
+
     from explorer import edits, zoo
     from explorer.candidate import from_spec
     from explorer.measure import devicemodel as dm

@@ -16,8 +16,8 @@ import tempfile
 import time
 from typing import Any
 
-from explorer.commands._common import add_command
 from explorer.bench import environment, write_json
+from explorer.commands._common import add_command
 
 TARGET_S = 10.0
 

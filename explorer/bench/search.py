@@ -25,9 +25,6 @@ from typing import Any
 
 from explorer.bench import environment, write_json
 from explorer.commands._common import add_cache_dir, add_command
-from explorer.search_space import SPACES_DIR
-
-import numpy as np
 
 TARGET_TRIALS, TARGET_MINUTES = 100, 10.0
 
@@ -35,6 +32,7 @@ TARGET_TRIALS, TARGET_MINUTES = 100, 10.0
 def hypervolume(points: list[tuple[float, float]], proxy_range: tuple[float, float],
                 budget_ms: float) -> float:
     """Normalised 2-D hypervolume of feasible (proxy, latency) points (see module doc)."""
+    import numpy as np
     from optuna._hypervolume import compute_hypervolume  # Optuna's exact WFG/2-D routine
 
     low, high = proxy_range
@@ -138,7 +136,7 @@ def run_bench(space_path: str, trials: int, ort_trials: int, seed: int,
 def register(sub: argparse._SubParsersAction) -> None:
     p = add_command(sub, "search", help="constrained TPE vs random search; trials/minute",
                     description=__doc__)
-    p.add_argument("--space", default=str(SPACES_DIR / "repvit.yaml"), metavar="FILE",
+    p.add_argument("--space", default=None, metavar="FILE",
                    help="search-space YAML (default: the shipped repvit.yaml)")
     p.add_argument("--trials", type=int, default=100,
                    help="trials per sampler with the predictor (default 100)")
@@ -168,7 +166,10 @@ def run(args: argparse.Namespace) -> int:
     check_writable(args.out, "--out")  # before the benchmark, so its results are not lost
     options = {"threads": args.threads, "cache_dir": args.cache_dir}
     metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip())
-    report = run_bench(args.space, args.trials, args.ort_trials, args.seed, args.budget_ms,
+    from explorer.search_space import SPACES_DIR
+
+    space = args.space or str(SPACES_DIR / "repvit.yaml")
+    report = run_bench(space, args.trials, args.ort_trials, args.seed, args.budget_ms,
                        options, metrics, args.storage)
     write_json(args.out, report)
     s, t = report["samplers"], report["throughput"]

@@ -5,9 +5,10 @@ import argparse
 import json
 import math
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from explorer.candidate import Candidate
+if TYPE_CHECKING:
+    from explorer.candidate import Candidate
 
 
 def add_command(sub: argparse._SubParsersAction, name: str, **kwargs: Any

@@ -7,10 +7,12 @@ missing optional backend only matters when that metric is asked for.
 from __future__ import annotations
 
 import importlib
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from explorer.candidate import Candidate
 from explorer.errors import ExplorerError
+
+if TYPE_CHECKING:
+    from explorer.candidate import Candidate
 
 #: metric name -> "module:function"; each function is ``fn(candidate, **options) -> dict``
 #: and ignores options it does not use.
