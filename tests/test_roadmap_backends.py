@@ -17,7 +17,11 @@ PAPER_MS = {f"roadmap_{s.id}": s.paper_latency_ms for s in PAPER_STEPS + CONTROL
     f"{r.model}+{r.edit}": r.paper_latency_ms for r in SE_TABLE}
 
 
+CALLS: list[str] = []  # backends the fake was asked for, in order
+
+
 def fake_latency(candidate, backend="ort", threads=1, **_):
+    CALLS.append(backend)
     ms = PAPER_MS.get(candidate.name, 1.0)
     ms = {"paperlike": ms, "reverse": 10.0 - ms}.get(backend, 1.0)
     return {"latency_ms": ms, "latency_iqr_ms": 0.01, "backend": backend, "threads": threads}
@@ -26,8 +30,12 @@ def fake_latency(candidate, backend="ort", threads=1, **_):
 @pytest.fixture(autouse=True)
 def fake_backends(monkeypatch):
     from explorer.measure import METRICS
+    from explorer.measure.latency import BACKENDS
 
     monkeypatch.setitem(METRICS, "latency", f"{__name__}:fake_latency")
+    CALLS.clear()
+    for name in ("paperlike", "reverse"):  # known names, so the CLI's up-front check passes
+        monkeypatch.setitem(BACKENDS, name, object)
 
 
 def test_one_latency_column_per_backend_each_with_its_tau():
@@ -93,6 +101,7 @@ def test_se_table_measures_the_papers_rows_on_every_backend(tmp_path):
 @pytest.mark.parametrize("args, needle", [
     (["--backend", "ort,,torch"], "has an empty name"),
     (["--backend", "ort,torch,ort"], "lists ort more than once"),
+    (["--backend", "paperlike,nope"], "unknown latency backend 'nope'"),
     (["--table", "se", "--ablate"], "--ablate: roadmap table only"),
     (["--table", "se", "--base", "repvit_m0_9", "--plot"], "--base, --plot: roadmap table"),
 ])
@@ -100,7 +109,7 @@ def test_bad_backend_lists_and_options_are_one_message(args, needle, tmp_path, c
     assert main(["roadmap", "--metrics", "latency", "--out", str(tmp_path), *args]) == 2
     err = capsys.readouterr().err
     assert needle in err and "Traceback" not in err
-    assert not list(tmp_path.iterdir())  # nothing measured, nothing written
+    assert not CALLS and not list(tmp_path.iterdir())  # nothing measured, nothing written
 
 
 def test_select_names_the_backends_it_has():

@@ -61,13 +61,15 @@ def run(args: argparse.Namespace) -> int:
     from explorer import backend_columns, edits
     from explorer.commands import measure_options
     from explorer.measure.cache import check_writable
+    from explorer.measure.latency import get_backend
 
     if args.list_edits:
         for name, edit in edits.EDITS.items():
             print(f"{name:<22} {edit.description}")
         return 0
     opts = measure_options.options(args)
-    backend_columns.split(opts["backend"])  # a malformed list fails before measuring
+    for name in backend_columns.split(opts["backend"]):
+        get_backend(name)  # a malformed list or an unknown name fails before measuring
     metrics = split_list(args.metrics, "--metrics")
     check_writable(args.out, "--out", folder=True)  # fail before the measurements
     if args.table == "se":
