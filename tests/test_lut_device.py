@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import random
 
 import pytest
@@ -127,6 +128,14 @@ def test_export_refuses_a_used_folder_and_leaves_nothing_on_failure(tmp_path):
     assert [p.name for p in used.iterdir()] == ["mine.txt"]
     with pytest.raises(BackendError, match="unknown export format"):
         export_units(space_file, "tflite", tmp_path / "new")
+    with pytest.raises(OutputError, match="tiny.yaml is a file"):
+        export_units(space_file, "onnx", space_file / "units")
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    if not os.access(locked, os.W_OK):  # root writes anywhere
+        with pytest.raises(OutputError, match="no permission"):
+            export_units(space_file, "onnx", locked / "units")
+    locked.rmdir()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.yaml", "used"]
 
 

@@ -162,9 +162,8 @@ def run_validate(args: argparse.Namespace) -> int:
 def run_export(args: argparse.Namespace) -> int:
     import sys
 
-    from explorer.measure.unitexport import check_out, export_units
+    from explorer.measure.unitexport import export_units
 
-    check_out(Path(args.out))  # before enumerating the space and converting packages
     summary = export_units(args.space, args.format, args.out, progress=sys.stderr.isatty())
     if args.json:
         print_json(summary)

@@ -18,7 +18,7 @@ import torch
 
 from explorer.errors import BackendError, OutputError
 from explorer.export import FORMATS
-from explorer.measure.cache import make_dir
+from explorer.measure.cache import check_writable, make_dir
 from explorer.measure.lut import _progress, _submodule
 from explorer.measure.spaceunits import SpaceUnits, space_units
 from explorer.measure.unitmanifest import manifest_row, unit_stem, write_manifest
@@ -27,11 +27,12 @@ MANIFEST = "manifest.csv"
 
 
 def check_out(out: Path) -> None:
-    """``out`` must be a new or empty folder: explorer never mixes its packages with
-    (or replaces) files that are already there."""
+    """``out`` must be a new or empty folder we can write in: explorer never mixes its
+    packages with (or replaces) files that are already there."""
     if out.is_symlink() or (out.exists() and (not out.is_dir() or any(out.iterdir()))):
         raise OutputError(f"--out {out} already exists and is not an empty folder; give a "
                           "new folder for the unit packages")
+    check_writable(out.parent, "--out", folder=True)
 
 
 def export_units(space_file: str | Path, fmt: str, out: str | Path,
