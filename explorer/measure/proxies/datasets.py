@@ -39,16 +39,20 @@ class Dataset:
     classes: tuple[str, ...]
 
 
+#: the only globals a CIFAR-10 batch names: numpy's array rebuilders (numpy 1 and 2
+#: module paths, pickle protocols 2-5) and the bytes decoder of protocol 2
+_BATCH_GLOBALS = frozenset({
+    ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
+    *((f"numpy.{core}.multiarray", "_reconstruct") for core in ("core", "_core")),
+    *((f"numpy.{core}.numeric", "_frombuffer") for core in ("core", "_core"))})
+
+
 class _BatchUnpickler(pickle.Unpickler):
     """Unpickles only numpy arrays (through the globals numpy's own pickles name) and
     plain containers: any other global, e.g. ``os.system``, is refused before it runs."""
 
-    ALLOWED = {("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
-               *((f"numpy.{core}.multiarray", "_reconstruct") for core in ("core", "_core")),
-               *((f"numpy.{core}.numeric", "_frombuffer") for core in ("core", "_core"))}
-
     def find_class(self, module: str, name: str) -> Any:
-        if (module, name) not in self.ALLOWED:
+        if (module, name) not in _BATCH_GLOBALS:
             raise pickle.UnpicklingError(f"refused {module}.{name}: a CIFAR-10 batch holds "
                                          "only arrays, lists and strings")
         return super().find_class(module, name)
