@@ -19,6 +19,7 @@ listed by ``explorer profile``. Results are cached by the candidate's deploy ide
 """
 from __future__ import annotations
 
+import copy
 import math
 from collections import Counter
 from collections.abc import Iterable
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
     from explorer.candidate import Candidate
 
 #: bump when classification or counting changes, so cached features are recomputed
-FEATURES_VERSION = 1
+FEATURES_VERSION = 2
 
 #: bytes per element at each deployment precision
 PRECISIONS = {"fp16": 2, "fp32": 4, "int8": 1}
@@ -179,19 +180,15 @@ def _tensors(obj: Any) -> list[torch.Tensor]:
     return [t for t in tree_flatten(obj)[0] if isinstance(t, torch.Tensor)]
 
 
-def _storage(t: torch.Tensor) -> int:
-    try:
-        return t.untyped_storage().data_ptr()
-    except (RuntimeError, NotImplementedError):
-        return -1
-
-
 class _Recorder(TorchDispatchMode):
     """Records every aten call under it as an :class:`Op`."""
 
-    def __init__(self, weights: set[int], element_bytes: int, modules: list[str]) -> None:
+    def __init__(self, weights: list[torch.Tensor], element_bytes: int,
+                 modules: list[str]) -> None:
         super().__init__()
-        self.weights = weights  # storage pointers of parameters and buffers
+        self.weights = WeakIdKeyDictionary()  # parameters, buffers and what folds from them
+        for t in weights:
+            self.weights[t] = True
         self.element_bytes = element_bytes
         self.modules = modules  # stack of qualified module names (forward hooks)
         self.producer: WeakIdKeyDictionary = WeakIdKeyDictionary()  # tensor -> (cls, fusable)
@@ -207,15 +204,15 @@ class _Recorder(TorchDispatchMode):
         outs = _tensors(out)
         if not outs:
             return out
-        weights = [t for t in ins if _storage(t) in self.weights]
-        acts = [t for t in ins if _storage(t) not in self.weights]
+        weights = [t for t in ins if t in self.weights]
+        acts = [t for t in ins if t not in self.weights]
         cls, kind = _classify(name, args, weights)
         constant = bool(ins) and not acts  # all inputs are weights: folded at conversion
         first = self.producer.get(acts[0]) if acts else None
         fused = (cls in ("norm", "act") and first is not None and first[1])
         if constant:
             for t in outs:
-                self.weights.add(_storage(t))
+                self.weights[t] = True
         else:
             fusable = cls in _FUSE_INTO or fused
             for t in outs:
@@ -235,10 +232,22 @@ class _Recorder(TorchDispatchMode):
 
 def trace_ops(module: nn.Module, example: torch.Tensor, precision: str = "fp16"
               ) -> list[Op]:
-    """Every operator one forward pass of ``module`` (deployed form) executes."""
+    """Every operator one forward pass of ``module`` (deployed form) executes.
+
+    The pass runs on a copy on PyTorch's ``meta`` device (shapes only, no arithmetic:
+    milliseconds instead of a real inference); a model whose forward needs real values
+    (data-dependent control flow) is traced on the CPU instead."""
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; choose from {', '.join(PRECISIONS)}")
-    weights = {_storage(t) for t in (*module.parameters(), *module.buffers())}
+    try:
+        meta = copy.deepcopy(module).to("meta")
+        return _trace(meta, torch.empty(example.shape, device="meta"), precision)
+    except (RuntimeError, NotImplementedError, TypeError, ValueError):
+        return _trace(module, example, precision)
+
+
+def _trace(module: nn.Module, example: torch.Tensor, precision: str) -> list[Op]:
+    weights = [*module.parameters(), *module.buffers()]
     stack: list[str] = []
     names = {m: n for n, m in module.named_modules()}
     hooks = []
