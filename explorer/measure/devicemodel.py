@@ -57,9 +57,6 @@ TERMS: tuple[Term, ...] = (
          lambda op: op.weight_bytes / 1e6),
     Term("act_ms_per_mb", "reading and writing activations (1 / activation bandwidth)",
          lambda op: op.act_bytes / 1e6),
-    Term("dwconv_ms_per_mb", "extra activation traffic of depthwise convolutions, which "
-         "run at low utilisation on matrix engines (their time follows bytes, not MACs)",
-         lambda op: op.act_bytes / 1e6 if op.cls == "dwconv" else 0.0),
     Term("move_ms_per_mb", "extra cost of data movement: reshapes, transposes, softmax, "
          "unfused normalisation (attention-style graphs)",
          lambda op: op.act_bytes / 1e6 if op.cls in _MOVE else 0.0),
