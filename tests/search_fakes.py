@@ -11,6 +11,7 @@ from explorer.measure import METRICS
 
 CALLS_FILE = "SEARCH_FAKES_CALLS"  # env var: append one line per latency measurement
 SLEEP = "SEARCH_FAKES_SLEEP"  # env var: seconds each latency measurement takes
+HANG = "SEARCH_FAKES_HANG"  # env var: a file holding a pid whose measurements never end
 
 
 def _work(candidate: Any) -> float:
@@ -42,9 +43,19 @@ def latency(candidate: Any, backend: str = "ort", threads: int = 1, **_: Any) ->
         with open(os.environ[CALLS_FILE], "a") as fh:
             fh.write(candidate.spec.deploy_hash + "\n")
     time.sleep(float(os.environ.get(SLEEP, "0")))
+    while _hangs():  # a worker a test is about to kill stays inside its trial
+        time.sleep(0.05)
     ms = _work(candidate) / 2e8
     return {"latency_ms": ms, "latency_iqr_ms": ms / 50, "latency_cv": 0.01,
             "backend": backend, "threads": threads}
+
+
+def _hangs() -> bool:
+    path = os.environ.get(HANG)
+    try:
+        return bool(path) and int(open(path).read().strip() or 0) == os.getpid()
+    except (OSError, ValueError):
+        return False
 
 
 def proxy(candidate: Any, proxy: str = "default", **_: Any) -> dict[str, Any]:

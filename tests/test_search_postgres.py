@@ -79,9 +79,11 @@ def postgres_url():
         shutil.rmtree(root, ignore_errors=True)
 
 
-def test_two_workers_one_killed(postgres_url, monkeypatch):
+def test_two_workers_one_killed(postgres_url, monkeypatch, tmp_path):
     search_fakes.install_for_test(monkeypatch)
-    monkeypatch.setenv(search_fakes.SLEEP, "0.4")  # trials long enough to be killed in
+    monkeypatch.setenv(search_fakes.SLEEP, "0.4")
+    hang = tmp_path / "hang.pid"  # the victim's trials never finish: it dies inside one
+    monkeypatch.setenv(search_fakes.HANG, str(hang))
     space = parse_space({"base": "repvit_m0_9", "resolution": [64, 96],
                          "widths": [[24, 48], [48, 96], [96, 192], [192, 384]],
                          "depths": [[1, 2], [1, 2], [2, 4, 6], [1, 2]]}, "pg-space")
@@ -93,6 +95,7 @@ def test_two_workers_one_killed(postgres_url, monkeypatch):
     for w in workers:
         w.start()
     victim = workers[0]
+    hang.write_text(str(victim.pid))
     deadline = time.time() + 120
     while time.time() < deadline:  # wait until the victim is measuring, then kill it
         running = [t for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
