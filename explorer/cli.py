@@ -14,7 +14,7 @@ import warnings
 
 #: subcommand modules, in the order ``explorer --help`` lists them
 COMMANDS = ["measure", "roadmap", "proxy", "latency", "lut", "export", "search", "pareto",
-            "report", "device", "profile", "bench"]
+            "report", "dashboard", "device", "profile", "bench"]
 
 EPILOG = """examples:
   explorer roadmap --plot                  # the paper's roadmap table + figure -> results/
@@ -24,6 +24,7 @@ EPILOG = """examples:
   explorer lut build && explorer lut validate --samples 30 --json
   explorer search --space search_spaces/repvit.yaml --budget-ms 25 --backend lut --trials 100
   explorer pareto --study NAME && explorer report --study NAME
+  explorer dashboard --study NAME              # the study in optuna-dashboard
   explorer export --model repvit_m0_9 --format coreml --out packages/
   explorer roadmap --backend ort,model:iphone12   # desktop CPU beside a predicted iPhone 12
   explorer profile --model repvit_m0_9 --device iphone12  # where the phone's time goes

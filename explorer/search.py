@@ -262,6 +262,16 @@ def _shape(spec: NetworkSpec) -> dict[str, Any]:
             "resolution": spec.resolution}
 
 
+def set_latency_constraint(trial: Any, excess_ms: float) -> None:
+    """Store ``latency - budget`` (<= 0: feasible) as the trial's one constraint, in the
+    list form (system attribute ``constraints``) that Optuna's samplers and
+    ``trial.constraints`` read and that optuna-dashboard shows: the per-name form
+    ``trial.set_constraint`` writes is invisible to the dashboard (0.21 reads only the
+    list), where every trial would then look feasible. One form only, so a violation is
+    never counted twice."""
+    trial.storage.set_trial_system_attr(trial._trial_id, "constraints", [float(excess_ms)])
+
+
 class Objective:
     """Callable objective: spec from the trial, measurement (or a copy of an identical
     earlier trial's), user attributes, constraint, objective value(s)."""
@@ -302,7 +312,7 @@ class Objective:
         feasible = cfg.budget_ms is None or latency <= cfg.budget_ms
         trial.set_user_attr("feasible", feasible)
         if cfg.budget_ms is not None:
-            trial.set_constraint("latency", latency - cfg.budget_ms)
+            set_latency_constraint(trial, latency - cfg.budget_ms)
         self.completed += 1
         return (proxy, latency) if cfg.objective == "multi" else proxy
 
