@@ -1,9 +1,11 @@
 """Building blocks, each owning its deploy-time fusion.
 
-Designs follow the paper and the reference implementations described in
-shared/reference/repvit-facts.md (sections 3 and 4). Every module with BatchNorm or
-parallel branches has ``fuse()`` returning its inference form; :func:`explorer.build.deploy`
-walks the tree and calls them, so no BatchNorm is ever silently dropped.
+Designs follow the RepViT paper (Wang et al., CVPR 2024, arXiv 2307.09283), its official
+code (github.com/THU-MIG/RepViT, ``model/repvit.py``), timm's ``models/repvit.py`` and
+``models/mobilenetv3.py``, and the MobileNetV3 paper (Howard et al., ICCV 2019, Table 1).
+Every module with BatchNorm or parallel branches has ``fuse()`` returning its inference
+form; :func:`explorer.build.deploy` walks the tree and calls them, so no BatchNorm is ever
+silently dropped.
 """
 from __future__ import annotations
 
