@@ -61,3 +61,7 @@ class TooLargeError(ExplorerError, ValueError):
 
 class BudgetError(ExplorerError, ValueError):
     """A latency budget is not positive, or below anything the search space can reach."""
+
+
+class DuplicateNameError(ExplorerError, ValueError):
+    """A name was registered twice in one registry (a programming error, met at import)."""

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from explorer.errors import BackendError, MissingDependencyError, OutputError
-from explorer.measure.cache import make_dir, safe_stem
+from explorer.files import make_dir, safe_stem
 
 if TYPE_CHECKING:
     from explorer.candidate import Candidate

@@ -7,8 +7,6 @@ Colours are fixed per series so every figure reads the same way.
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -44,23 +42,16 @@ def _pyplot() -> Any:
 
 
 def _save(fig: Any, out_dir: str | Path, stem: str) -> list[Path]:
-    """Save ``fig`` as stem.png and stem.svg, each via a temp file and a rename so a
-    failure never leaves a half-written figure behind."""
-    from explorer.measure.cache import make_dir
+    """Save ``fig`` as stem.png and stem.svg, each written atomically."""
+    from explorer.files import atomic_path, make_dir
 
     out = make_dir(out_dir)
     paths = []
     for fmt in FORMATS:
         path = out / f"{stem}.{fmt}"
-        fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{stem}.", suffix=f".{fmt}")
-        os.close(fd)
-        try:
+        with atomic_path(path) as tmp:
             fig.savefig(tmp, format=fmt, dpi=150, bbox_inches="tight",
                         metadata={"Date": None} if fmt == "svg" else None)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
         paths.append(path)
     _pyplot().close(fig)
     return paths

@@ -17,7 +17,7 @@ import yaml
 
 from explorer import backend_columns, plots, tables
 from explorer.errors import DataError, ExplorerError
-from explorer.measure.cache import atomic_write_text
+from explorer.files import atomic_write_text
 
 if TYPE_CHECKING:
     from explorer.search import SearchResult

@@ -44,7 +44,7 @@ from typing import Any, Callable
 import pandas as pd
 
 from explorer.errors import BudgetError, ExplorerError, StorageError
-from explorer.measure.cache import make_dir
+from explorer.files import make_dir
 from explorer.search_space import SearchSpace, load_space
 from explorer.spec import NetworkSpec
 
@@ -361,7 +361,7 @@ def _space_hash(space: SearchSpace) -> str:
 def _study_attrs(config: SearchConfig) -> dict[str, Any]:
     """The study's settings: informational ones (space file, base) and :data:`CHECKED`."""
     from explorer.machine import fingerprint, versions
-    from explorer.measure.latency import get_backend
+    from explorer.measure.backends.registry import get_backend
     from explorer.measure.proxy import get_proxy
 
     opts = config.options

@@ -12,8 +12,8 @@ from typing import Any
 import pandas as pd
 
 from explorer import backend_columns as bc
+from explorer.files import atomic_write_text
 from explorer.machine import machine_info, versions
-from explorer.measure.cache import atomic_write_text
 
 
 def _fmt(value: Any, fmt: str) -> str:

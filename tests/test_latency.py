@@ -11,6 +11,9 @@ from explorer.cli import main
 from explorer.errors import BackendError, MissingDependencyError
 from explorer.measure import latency as L
 from explorer.measure import measure
+from explorer.measure.backends import base
+from explorer.measure.backends import ort as ort_backend
+from explorer.measure.backends.registry import get_backend
 from explorer.measure.timing import QUICK, Protocol, summarize, time_runner
 from tests.conftest import tiny_spec
 
@@ -56,8 +59,8 @@ def test_cache_hit_and_no_cache(tmp_path, monkeypatch):
     c = from_spec(tiny_spec(resolution=32))
     first = quick(c, cache_dir=tmp_path)
     calls = []
-    real = L.OrtBackend.runner
-    monkeypatch.setattr(L.OrtBackend, "runner",
+    real = ort_backend.OrtBackend.runner
+    monkeypatch.setattr(ort_backend.OrtBackend, "runner",
                         lambda self, *a: calls.append(1) or real(self, *a))
     again = quick(from_spec(tiny_spec(resolution=32)), cache_dir=tmp_path)
     assert again["cached"] is True and calls == []
@@ -72,7 +75,7 @@ def test_cache_hit_and_no_cache(tmp_path, monkeypatch):
 def test_failed_measurement_leaves_no_cache_entry(tmp_path, monkeypatch):
     def boom(*_a, **_k):
         raise BackendError("export failed")
-    monkeypatch.setattr(L, "onnx_bytes", boom)
+    monkeypatch.setattr(ort_backend, "onnx_bytes", boom)
     with pytest.raises(BackendError):
         quick(from_spec(tiny_spec(resolution=32)), cache_dir=tmp_path)
     assert not list(tmp_path.rglob("*.json")) and not list(tmp_path.rglob("*.tmp"))
@@ -94,7 +97,7 @@ def test_bad_backend_and_threads(tmp_path, monkeypatch):
     c = from_spec(tiny_spec(resolution=32))
     with pytest.raises(BackendError, match="unknown latency backend 'tpu'.*ort"):
         quick(c, "tpu", cache_dir=tmp_path)
-    monkeypatch.setattr(L.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(base.os, "cpu_count", lambda: 2)
     with pytest.raises(BackendError, match="--threads 3 is more than this machine's 2 cores"):
         quick(c, threads=3, cache_dir=tmp_path)
     with pytest.raises(BackendError, match="positive"):
@@ -106,7 +109,7 @@ def test_missing_optional_package_names_it(monkeypatch):
 
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import now raises ImportError
     with pytest.raises(MissingDependencyError, match="pip install onnxruntime"):
-        L.get_backend("ort").check()
+        get_backend("ort").check()
 
 
 def test_measure_metric_and_cli_json(tmp_path, capsys):
@@ -138,10 +141,10 @@ def test_thread_cpu_clock_ignores_waiting():
 
 
 def test_clock_choice(monkeypatch):
-    ort = L.get_backend("ort")
+    ort = get_backend("ort")
     assert ort.clock_for(1, Protocol()) == "thread_cpu"
     assert ort.clock_for(2, Protocol()) == "wall"
     assert ort.clock_for(1, Protocol(clock="wall")) == "wall"
     with pytest.raises(BackendError, match="cannot be timed with the thread CPU clock"):
         ort.clock_for(2, Protocol(clock="thread_cpu"))
-    assert L.get_backend("cuda").clock_for(1, Protocol()) == "cuda_events"
+    assert get_backend("cuda").clock_for(1, Protocol()) == "cuda_events"

@@ -17,7 +17,8 @@ from explorer.candidate import from_spec, from_timm
 from explorer.cli import main
 from explorer.errors import BackendError, DataError, OutputError
 from explorer.measure import devicelut
-from explorer.measure.latency import get_backend, measure_latency
+from explorer.measure.backends.registry import get_backend
+from explorer.measure.latency import measure_latency
 from explorer.measure.lut import units
 from explorer.measure.spaceunits import space_units
 from explorer.measure.unitexport import MANIFEST, export_units

@@ -30,7 +30,7 @@ def fake_latency(candidate, backend="ort", threads=1, **_):
 @pytest.fixture(autouse=True)
 def fake_backends(monkeypatch):
     from explorer.measure import METRICS
-    from explorer.measure.latency import BACKENDS
+    from explorer.measure.backends.runtimes import RUNTIMES as BACKENDS
 
     monkeypatch.setitem(METRICS, "latency", f"{__name__}:fake_latency")
     CALLS.clear()

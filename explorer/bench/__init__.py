@@ -17,6 +17,6 @@ def environment(load_before: tuple[float, ...]) -> dict[str, Any]:
 
 def write_json(path: str | Path, result: dict[str, Any]) -> None:
     """Write a benchmark result atomically (never a half-written JSON)."""
-    from explorer.measure.cache import atomic_write_text
+    from explorer.files import atomic_write_text
 
     atomic_write_text(Path(path), json.dumps(result, indent=2, default=str) + "\n")

@@ -61,8 +61,9 @@ def run_bench(profile_ref: str = "iphone12", latencies: str | None = None,
     from explorer import edits, zoo
     from explorer.candidate import from_spec
     from explorer.measure import devicemodel as dm
+    from explorer.measure.backends.model import ModelBackend
     from explorer.measure.opcost import opcost
-    from explorer.measure.profiles import ModelBackend, load, shipped_dir
+    from explorer.measure.profiles import load, shipped_dir
     from explorer.measure.timing import Protocol
     from explorer.roadmap import step_specs
 
@@ -158,7 +159,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import sys
 
-    from explorer.measure.cache import check_writable
+    from explorer.files import check_writable
 
     check_writable(args.out, "--out")
     r = run_bench(args.profile, args.latencies, args.cache_dir, sys.stderr.isatty())

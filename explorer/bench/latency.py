@@ -33,7 +33,8 @@ def run_bench(models: list[str], backend: str = "ort", threads: int = 1, repeats
     from explorer.candidate import resolve
     from explorer.errors import BackendError
     from explorer.export import example_input
-    from explorer.measure.latency import check_threads, get_backend
+    from explorer.measure.backends.base import check_threads
+    from explorer.measure.backends.registry import get_backend
     from explorer.measure.timing import time_runner
 
     protocol = protocol or PROTOCOL
@@ -103,7 +104,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from explorer.commands._common import split_list
     from explorer.errors import ExplorerError
-    from explorer.measure.cache import check_writable
+    from explorer.files import check_writable
 
     if args.repeats < 1:
         raise ExplorerError(f"--repeats must be at least 1, got {args.repeats}")

@@ -28,8 +28,8 @@ def run_bench(model: str = "repvit_m0_9", repeats: int = 3, threads: int = 1,
     from tqdm import tqdm
 
     from explorer.candidate import resolve
+    from explorer.measure.backends.base import check_threads
     from explorer.measure.complexity import count_params
-    from explorer.measure.latency import check_threads
     from explorer.measure.proxy import DEFAULT_PROXY, ZERO_COST, get_proxy
 
     torch.set_num_threads(check_threads(threads))
@@ -84,7 +84,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from explorer.errors import ExplorerError
-    from explorer.measure.cache import check_writable
+    from explorer.files import check_writable
 
     if args.repeats < 1:
         raise ExplorerError(f"--repeats must be at least 1, got {args.repeats}")

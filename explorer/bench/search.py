@@ -159,7 +159,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from explorer.commands._common import require_positive
-    from explorer.measure.cache import check_writable
+    from explorer.files import check_writable
 
     require_positive(args.trials, "--trials")
     require_positive(args.ort_trials, "--ort-trials")

@@ -80,7 +80,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _check(args: argparse.Namespace) -> tuple[list, int]:
     from explorer.errors import ExplorerError
-    from explorer.measure.latency import check_threads, get_backend
+    from explorer.measure.backends.base import check_threads
+    from explorer.measure.backends.registry import get_backend
     from explorer.measure.lut import default_spaces
 
     backend = get_backend(args.backend)
@@ -93,7 +94,7 @@ def _check(args: argparse.Namespace) -> tuple[list, int]:
     if samples < 0:
         raise ExplorerError(f"--samples must be non-negative, got {samples}")
     if args.table is not None:  # checked before the measurements, not after them
-        from explorer.measure.cache import check_writable
+        from explorer.files import check_writable
 
         check_writable(args.table, "--table")
     return args.space or default_spaces(), samples

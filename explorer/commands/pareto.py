@@ -37,7 +37,7 @@ def study_inputs(args: argparse.Namespace) -> tuple:  # type: ignore[type-arg]
     """(study view, roadmap frame or None, measure options) from the shared options;
     checks --out can be written before the reference models are measured."""
     from explorer import report
-    from explorer.measure.cache import check_writable
+    from explorer.files import check_writable
 
     view = report.load_study(args.study, args.storage)
     roadmap = None if args.no_roadmap else report.load_roadmap(args.roadmap, view.backend)

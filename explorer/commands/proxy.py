@@ -5,9 +5,16 @@ import argparse
 import os
 from pathlib import Path
 
-from explorer.commands._common import (add_cache_dir, add_candidate_args, add_command,
-                                       candidate_from_args, print_json, print_table,
-                                       require_positive, split_list)
+from explorer.commands._common import (
+    add_cache_dir,
+    add_candidate_args,
+    add_command,
+    candidate_from_args,
+    print_json,
+    print_table,
+    require_positive,
+    split_list,
+)
 
 HELP = """Accuracy proxies: scores that should rank architectures like ImageNet top-1.
 
@@ -195,7 +202,7 @@ def run_validate(args: argparse.Namespace) -> int:
 def _report_prefix(out: str) -> Path:
     """PREFIX of PREFIX.json/.md, or FOLDER/proxy_validation for a folder; checked
     writable before the scoring, not after it."""
-    from explorer.measure.cache import check_writable
+    from explorer.files import check_writable
 
     prefix = Path(out)
     if out.endswith(("/", os.sep)) or prefix.is_dir():
@@ -233,7 +240,7 @@ def _run_select(args: argparse.Namespace) -> int:
     import json
 
     from explorer.errors import DataError
-    from explorer.measure.cache import atomic_write_text
+    from explorer.files import atomic_write_text
     from explorer.measure.proxies import fitted, selection
     from explorer.measure.proxies.features import FEATURES
 

@@ -60,8 +60,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from explorer import backend_columns, edits
     from explorer.commands import measure_options
-    from explorer.measure.cache import check_writable
-    from explorer.measure.latency import get_backend
+    from explorer.files import check_writable
+    from explorer.measure.backends.registry import get_backend
 
     if args.list_edits:
         for name, edit in edits.EDITS.items():

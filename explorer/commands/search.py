@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
 
     require_positive(args.top, "--top")
     if args.csv:  # fail before the trials, not after them
-        from explorer.measure.cache import check_writable
+        from explorer.files import check_writable
 
         check_writable(args.csv, "--csv")
     if args.show:
@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
     if args.csv:
         from pathlib import Path
 
-        from explorer.measure.cache import atomic_write_text
+        from explorer.files import atomic_write_text
 
         atomic_write_text(Path(args.csv), result.trials_frame().to_csv(index=False))
         print(f"wrote {args.csv}", file=sys.stderr)

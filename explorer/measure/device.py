@@ -16,10 +16,9 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from explorer.errors import BackendError, DataError, ExplorerError
+from explorer.errors import DataError
+from explorer.measure.backends.base import valid_row
 from explorer.measure.cache import Cache, default_cache_dir
-from explorer.measure.latency import Backend, valid_row
-from explorer.measure.timing import Protocol
 
 if TYPE_CHECKING:
     from explorer.candidate import Candidate
@@ -174,32 +173,3 @@ def lookup(candidate: "Candidate", device: str,
         if hit is not None:
             return hit
     return None
-
-
-class DeviceBackend(Backend):
-    """``device:NAME``: latencies imported with ``explorer latency import``."""
-
-    uses_threads = False
-    cacheable = False  # the imported rows are the cache
-    runs_models = False
-    machine_bound = False  # measured on the device, whichever host imported them
-
-    def __init__(self, device: str) -> None:
-        try:
-            self.device = check_device(device)
-        except ExplorerError as exc:
-            raise BackendError(str(exc)) from None
-        self.name = f"device:{device}"
-
-    def latency(self, candidate: "Candidate", threads: int, protocol: Protocol,
-                cache_dir: Path) -> dict[str, Any]:
-        row = lookup(candidate, self.device, cache_dir)
-        if row is None:
-            raise BackendError(
-                f"no imported latency for {candidate.name} (deploy hash {candidate.key}, "
-                f"{candidate.resolution} px) on device {self.device!r}; export it with "
-                f"'explorer export --format coreml', profile it, then 'explorer latency "
-                f"import FILE.csv --device {self.device}'")
-        return {"latency_ms": row["latency_ms"], "latency_iqr_ms": None, "latency_cv": None,
-                "samples": None, "source": row["source"], "versions": None,
-                "fingerprint": None}

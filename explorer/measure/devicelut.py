@@ -17,15 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from explorer.errors import BackendError, ExplorerError
+from explorer.errors import BackendError
 from explorer.measure.cache import default_cache_dir
 from explorer.measure.device import _cache, _named_specs, check_device, imported
-from explorer.measure.lut import MIN_CALIBRATION, LatencyTable, LutBackend, calibrate
+from explorer.measure.lut import MIN_CALIBRATION, LatencyTable, calibrate
 from explorer.measure.unitmanifest import read_manifest, unit_stem
 
 if TYPE_CHECKING:
-    from explorer.candidate import Candidate
-    from explorer.measure.timing import Protocol
     from explorer.spec import NetworkSpec
 
 
@@ -137,27 +135,3 @@ def load(device: str, cache_dir: str | Path | None = None) -> DeviceTable:
         _LOADED.clear()
         _LOADED[stamp] = table
     return _LOADED[stamp]
-
-
-class DeviceLutBackend(LutBackend):
-    """``lut:device:NAME``: sums of the units measured on the device, calibrated."""
-
-    uses_threads = False
-    machine_bound = False  # measured on the device, whichever host imported the table
-
-    def __init__(self, device: str) -> None:
-        try:
-            check_device(device)
-        except ExplorerError as exc:
-            raise BackendError(str(exc)) from None
-        super().__init__(f"device:{device}")
-        self.device = device
-        self.name = f"lut:device:{device}"
-
-    def table(self, threads: int, cache_dir: Path) -> LatencyTable:
-        return load(self.device, cache_dir)
-
-    def latency(self, candidate: "Candidate", threads: int, protocol: "Protocol",
-                cache_dir: Path) -> dict[str, Any]:
-        row = super().latency(candidate, threads, protocol, cache_dir)
-        return {**row, "lut_calibration": load(self.device, cache_dir).report["summary"]}

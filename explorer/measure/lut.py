@@ -26,21 +26,17 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 import numpy as np
 import torch
 
-from explorer.errors import BackendError, DataError
+from explorer.errors import DataError
+from explorer.files import atomic_write_text, file_lock
 from explorer.machine import fingerprint, versions
-from explorer.measure.cache import (
-    Cache,
-    atomic_write_text,
-    default_cache_dir,
-    file_lock,
-)
-from explorer.measure.latency import Backend, get_backend, measure_latency
+from explorer.measure.backends.base import measure_with
+from explorer.measure.backends.runtimes import runtime
+from explorer.measure.cache import Cache, default_cache_dir
 from explorer.measure.timing import Protocol, time_runner
 
 if TYPE_CHECKING:
     from torch import nn
 
-    from explorer.candidate import Candidate
     from explorer.spec import NetworkSpec
 
 #: standalone units are fast: shorter batches, more samples for a stable median
@@ -185,7 +181,7 @@ class LatencyTable:
         todo = self.missing(spec)
         if not todo:
             return 0
-        backend = get_backend(self.backend)
+        backend = runtime(self.backend)
         backend.check()
         network = from_spec(spec).deployed
         for unit in todo:
@@ -308,8 +304,8 @@ def real_latencies(specs: Sequence["NetworkSpec"], backend: str, threads: int,
     rounds: list[list[float]] = [[] for _ in specs]
     todo = [(r, i) for r in range(ROUNDS) for i in range(len(specs))]
     for r, i in _progress(todo, desc, progress, unit="run"):
-        row = measure_latency(candidates[i], backend, threads, no_cache=r > 0,
-                              cache_dir=cache_dir, protocol=NETWORK_PROTOCOL)
+        row = measure_with(candidates[i], runtime(backend), threads, no_cache=r > 0,
+                           cache_dir=cache_dir, protocol=NETWORK_PROTOCOL)
         rounds[i].append(row["latency_ms"])
     return rounds
 
@@ -387,31 +383,3 @@ def validate(table: LatencyTable, specs: Sequence["NetworkSpec"],
             "excluded_calibration_networks": len(specs) - len(held_out),
             "table_entries": len(table.entries), "calibration": table.calibration,
             "versions": versions(), "fingerprint": fingerprint(), "rows": rows}
-
-
-class LutBackend(Backend):
-    """``lut`` / ``lut:BACKEND``: the predictor, for fast search (specs only)."""
-
-    cacheable = False  # a prediction is cheaper than a cache read of its inputs
-    runs_models = False
-
-    def __init__(self, base: str = "ort", table: str | Path | None = None) -> None:
-        self.base = base
-        self.table_file = table
-        self.name = "lut" if base == "ort" else f"lut:{base}"
-
-    def table(self, threads: int, cache_dir: Path) -> LatencyTable:
-        return load_table(self.base, threads, cache_dir, self.table_file)
-
-    def latency(self, candidate: "Candidate", threads: int, protocol: Protocol,
-                cache_dir: Path) -> dict[str, Any]:
-        if candidate.spec is None:
-            raise BackendError(f"backend {self.name!r} predicts spec-built models only; "
-                               f"measure {candidate.name} with --backend {self.base}")
-        table = self.table(threads, cache_dir)
-        before = len(table.entries)
-        ms = table.predict(candidate.spec)
-        return {"latency_ms": ms, "latency_iqr_ms": None, "latency_cv": None,
-                "samples": None, "lut_measured_units": len(table.entries) - before,
-                "lut_calibrated": bool(table.calibration)}
-

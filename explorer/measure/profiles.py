@@ -5,8 +5,8 @@ deployment precision its features are counted at, the fit data's provenance (row
 sources, the command that made it), the fit's own error figures and the explorer version
 that wrote it. Shipped profiles live in the package (``explorer/data/devices/``); user
 profiles in ``<cache folder>/devices/``. ``--backend model:NAME`` (or
-``model:path/to/profile.yaml``) predicts a candidate's latency from its cached operator
-features in well under a millisecond.
+``model:path/to/profile.yaml``; :mod:`explorer.measure.backends.model`) predicts a
+candidate's latency from its cached operator features in well under a millisecond.
 """
 from __future__ import annotations
 
@@ -18,15 +18,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from explorer.errors import BackendError, DataError
-from explorer.measure.cache import Cache, atomic_write_text, default_cache_dir
+from explorer.errors import DataError
+from explorer.files import atomic_write_text
+from explorer.measure.cache import Cache, default_cache_dir
 from explorer.measure.devicemodel import PARAMETERS, network_features
-from explorer.measure.latency import Backend
 from explorer.measure.opcost import FEATURES_VERSION, PRECISIONS, opcost
 
 if TYPE_CHECKING:
     from explorer.candidate import Candidate
-    from explorer.measure.timing import Protocol
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -154,7 +153,7 @@ def write(profile: Profile, path: str | Path) -> Path:
     return path
 
 
-def _is_path(ref: str) -> bool:
+def is_path(ref: str) -> bool:
     return ref.endswith((".yaml", ".yml", ".json")) or "/" in ref
 
 
@@ -170,46 +169,10 @@ def available(cache_dir: str | Path | None = None) -> dict[str, Path]:
 
 def load(ref: str, cache_dir: str | Path | None = None) -> Profile:
     """A profile by name (user, then shipped) or by file path."""
-    if _is_path(ref):
+    if is_path(ref):
         return read(ref)
     known = available(cache_dir)
     if ref not in known:
         raise DataError(f"unknown device profile {ref!r}; known: "
                         f"{', '.join(known) or 'none'} (fit one with 'explorer device fit')")
     return read(known[ref])
-
-
-class ModelBackend(Backend):
-    """``model:NAME``: latency predicted by a device profile from operator features."""
-
-    uses_threads = False
-    cacheable = False  # features are cached; a prediction costs well under a millisecond
-    runs_models = False
-    machine_bound = False  # predicts the device, whichever host runs explorer
-
-    def __init__(self, ref: str) -> None:
-        self.ref = ref
-        self.name = f"model:{ref}"
-        self._profile: Profile | None = None
-
-    def profile(self, cache_dir: str | Path | None = None) -> Profile:
-        if self._profile is None:
-            try:
-                self._profile = load(self.ref, cache_dir)
-            except DataError as exc:
-                raise BackendError(f"backend {self.name!r}: {exc}") from None
-        return self._profile
-
-    def check(self) -> None:
-        """A profile file is read now; a name is looked up at the first prediction, which
-        knows the cache folder holding user profiles."""
-        if _is_path(self.ref):
-            self.profile()
-
-    def latency(self, candidate: Candidate, threads: int, protocol: Protocol,
-                cache_dir: Path) -> dict[str, Any]:
-        profile = self.profile(cache_dir)
-        ms = profile.predict(candidate, cache_dir)
-        return {"latency_ms": ms, "latency_iqr_ms": None, "latency_cv": None,
-                "samples": None, "predicted": True, "profile": profile.name,
-                "device": profile.device}

@@ -18,7 +18,7 @@ import torch
 
 from explorer.errors import BackendError, OutputError
 from explorer.export import FORMATS
-from explorer.measure.cache import check_writable, make_dir
+from explorer.files import check_writable, make_dir
 from explorer.measure.lut import _progress, _submodule
 from explorer.measure.spaceunits import SpaceUnits, space_units
 from explorer.measure.unitmanifest import manifest_row, unit_stem, write_manifest

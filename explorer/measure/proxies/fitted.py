@@ -183,7 +183,7 @@ def refit(reference: str | None = None, features: Sequence[str] | None = None,
     (features through the cache in ``cache_dir``), fit the shipped feature set, write
     table and coefficients (to ``out`` or the package data folder) and return the
     held-out figures."""
-    from explorer.measure.cache import atomic_write_text
+    from explorer.files import atomic_write_text
     from explorer.measure.proxies.validation import load_reference
 
     if alpha is not None and not (math.isfinite(alpha) and alpha > 0):  # before any write

@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from explorer.measure.cache import atomic_write_text
+from explorer.files import atomic_write_text
 
 if TYPE_CHECKING:
     from explorer.measure.proxies.validation import Validation
