@@ -160,11 +160,13 @@ def _draw_trials(ax: Any, trials: pd.DataFrame) -> None:
 
 def plot_pareto(trials: pd.DataFrame, out_dir: str | Path, budget_ms: float | None = None,
                 roadmap: pd.DataFrame | None = None, references: pd.DataFrame | None = None,
-                title_info: str | None = None, stem: str = "pareto") -> list[Path]:
+                title_info: str | None = None, stem: str = "pareto",
+                budget_label: str | None = None) -> list[Path]:
     """Proxy (y) against latency (x): trials (feasible filled, infeasible grey crosses),
-    the feasible Pareto front as a step line, the budget, the roadmap trajectory and
-    reference models. Every frame needs ``latency_ms`` and ``proxy``; references and
-    roadmap rows are labelled by ``name`` / ``step``. Returns the written paths."""
+    the feasible Pareto front as a step line, the budget (``budget_label`` says where it
+    came from), the roadmap trajectory and reference models. Every frame needs
+    ``latency_ms`` and ``proxy``; references and roadmap rows are labelled by ``name`` /
+    ``step``. Returns the written paths."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(9, 5.5))
     trials = trials.dropna(subset=["latency_ms", "proxy"]) if len(trials) else trials
@@ -172,7 +174,7 @@ def plot_pareto(trials: pd.DataFrame, out_dir: str | Path, budget_ms: float | No
         _draw_trials(ax, trials)
     if budget_ms is not None:
         ax.axvline(budget_ms, color=COLORS["budget"], ls="--", lw=1.5,
-                   label=f"latency budget {budget_ms:g} ms")
+                   label=budget_label or f"latency budget {budget_ms:g} ms")
     labels = []  # (frame, label column, colour): labelled once all limits are known
     if roadmap is not None and len(roadmap):
         path = roadmap[roadmap["on_path"]] if "on_path" in roadmap else roadmap

@@ -20,6 +20,7 @@ from explorer.errors import DataError, ExplorerError
 from explorer.files import atomic_write_text
 
 if TYPE_CHECKING:
+    from explorer.budget import Budget
     from explorer.search import SearchResult
 
 #: the paper's starting point and the published RepViT family, drawn on every Pareto plot
@@ -118,6 +119,40 @@ def load_study(study: str, storage: str | None = None) -> StudyView:
     return StudyView(result, done.reset_index(drop=True))
 
 
+def study_budget(view: StudyView, budget_ref: str | None = None,
+                 budget_ms: float | None = None, **options: Any) -> "Budget | None":
+    """The budget to draw and judge a study by: ``budget_ms``; else ``budget_ref``
+    (``MODEL[:FACTOR]``: the study's own stored number when it is the study's reference,
+    else measured now with the study's backend and threads; ``options`` add cache_dir and
+    no_cache); else the budget the study stored, with its origin."""
+    from explorer.budget import Budget, BudgetRef, resolve_budget
+
+    stored = Budget.from_attrs(view.attrs)
+    if budget_ms is not None:
+        return Budget(budget_ms)
+    if budget_ref is None:
+        return stored
+    ref = BudgetRef.parse(budget_ref)
+    if stored is not None and stored.ref == ref:
+        return stored
+    _check_same_machine(view, ref)
+    return resolve_budget(ref, **{**options, "backend": view.backend,
+                                  "threads": view.threads})
+
+
+def _check_same_machine(view: StudyView, ref: Any) -> None:
+    """A reference timed here means nothing beside trials timed on another machine."""
+    from explorer.errors import BudgetError
+    from explorer.machine import fingerprint
+
+    recorded = view.attrs.get("fingerprint")  # set only for backends timed on the host
+    if recorded is not None and recorded != fingerprint():
+        raise BudgetError(f"--budget-ref {ref}: study {view.name!r} was measured on another "
+                          f"machine (fingerprint {recorded}, this one {fingerprint()}) with "
+                          f"backend {view.backend}; a reference timed here would not compare "
+                          "with its trials (use --budget-ms, or the study's own reference)")
+
+
 def study_references(view: StudyView, progress: bool = True, **options: Any) -> pd.DataFrame:
     """The reference models measured with the study's backend, threads and proxy."""
     return measure_references(progress=progress, **{**options, "backend": view.backend,
@@ -135,14 +170,16 @@ def same_setup(view: StudyView, frame: pd.DataFrame | None) -> bool:
             and plots.first_value(frame, "proxy_name") == view.proxy)
 
 
-def pareto_figure(view: StudyView, out_dir: str | Path, budget_ms: float | None = None,
+def pareto_figure(view: StudyView, out_dir: str | Path, budget: "Budget | None" = None,
                   roadmap: pd.DataFrame | None = None,
                   references: pd.DataFrame | None = None) -> list[Path]:
-    """The study's Pareto plot; ``budget_ms`` defaults to the study's own budget.
-    Roadmap/reference rows measured on another setup are left off (never mixed)."""
-    budget = budget_ms if budget_ms is not None else view.result.budget_ms
+    """The study's Pareto plot; ``budget`` (see :func:`study_budget`) defaults to the
+    study's own, labelled with its origin. Roadmap/reference rows measured on another
+    setup are left off (never mixed)."""
+    budget = budget if budget is not None else study_budget(view)
     return plots.plot_pareto(
-        view.trials, out_dir, budget_ms=budget,
+        view.trials, out_dir, budget_ms=None if budget is None else budget.ms,
+        budget_label=None if budget is None else f"latency budget {budget.describe()}",
         roadmap=roadmap if same_setup(view, roadmap) else None,
         references=references if same_setup(view, references) else None,
         title_info=f"study {view.name}, {len(view.trials)} trials")
@@ -190,20 +227,26 @@ def _demote(markdown: str) -> str:
 
 def report_markdown(view: StudyView, figures: Sequence[Path], out_dir: str | Path,
                     roadmap: pd.DataFrame | None = None,
-                    references: pd.DataFrame | None = None, top: int = 5) -> str:
-    """The report text; figure links are relative to ``out_dir`` (where it is written)."""
+                    references: pd.DataFrame | None = None, top: int = 5,
+                    budget: "Budget | None" = None) -> str:
+    """The report text; figure links are relative to ``out_dir`` (where it is written);
+    ``budget``, when it is not the study's own, is reported beside it."""
     from explorer.search import summary
 
     out = Path(out_dir)
     attrs = view.attrs
     facts = summary(view.result)
-    budget = attrs.get("budget_ms")
+    own = study_budget(view)
     lines = [f"# Search report: study `{view.name}`", "",
              f"- objective: `{attrs.get('objective', 'proxy')}`, latency budget: "
-             + (f"{budget:g} ms" if budget is not None else "none"),
+             + (own.describe() if own is not None else "none"),
              f"- search space: `{attrs.get('space', '?')}` (base `{attrs.get('space_base', '?')}`"
              f", varying {', '.join(attrs.get('space_dims', [])) or '?'})",
              f"- trials: {facts['trials_done']} done, {facts['feasible']} feasible"]
+    if budget is not None and budget != own:
+        within = int((view.trials["latency_ms"] <= budget.ms).sum())
+        lines += [f"- budget drawn: {budget.describe()} (given to this report; {within} of "
+                  f"{len(view.trials)} measured trials within it)"]
     lines += tables.header_lines(view.trials) + [""]
     for fig in figures:
         if fig.suffix == ".png":
@@ -240,12 +283,15 @@ def report_markdown(view: StudyView, figures: Sequence[Path], out_dir: str | Pat
 
 def write_report(view: StudyView, out_dir: str | Path = "results",
                  roadmap: pd.DataFrame | None = None, references: bool = True,
-                 top: int = 5, progress: bool = True, **options: Any) -> list[Path]:
+                 top: int = 5, progress: bool = True, budget: "Budget | None" = None,
+                 **options: Any) -> list[Path]:
     """Pareto figure + ``report.md`` for a study (see :func:`load_study`) under ``out_dir``.
     Reference models are measured with the study's backend, threads and proxy
-    (``options`` add seed, cache_dir, no_cache). Returns the written paths."""
+    (``options`` add seed, cache_dir, no_cache); ``budget`` defaults to the study's.
+    Returns the written paths."""
     refs = study_references(view, progress, **options) if references else None
-    figures = pareto_figure(view, out_dir, roadmap=roadmap, references=refs)
+    figures = pareto_figure(view, out_dir, budget, roadmap=roadmap, references=refs)
     path = Path(out_dir) / "report.md"
-    atomic_write_text(path, report_markdown(view, figures, out_dir, roadmap, refs, top))
+    atomic_write_text(path, report_markdown(view, figures, out_dir, roadmap, refs, top,
+                                            budget))
     return figures + [path]

@@ -142,6 +142,47 @@ def test_cli_pareto_and_report(storage, tmp_path, capsys):
     assert "wrote" in capsys.readouterr().out
 
 
+def test_cli_pareto_and_report_with_a_budget_ref(storage, tmp_path):
+    from explorer.candidate import resolve
+    from tests import search_fakes
+
+    ref_ms = search_fakes.latency(resolve("repvit_m0_9"))["latency_ms"]
+    drawn = f"{0.5 * ref_ms:.4g} ms = 0.5 x repvit_m0_9 ({ref_ms:.4g} ms)"
+    out = tmp_path / "out"
+    common = ["--study", "demo", "--storage", storage, "--out", str(out), "--no-references",
+              "--no-roadmap", "--budget-ref", "repvit_m0_9:0.5"]
+    assert main(["pareto", *common]) == 0
+    assert f"latency budget {drawn}" in (out / "pareto.svg").read_text()
+    assert main(["report", *common]) == 0
+    md = (out / "report.md").read_text()
+    within = int((report.load_study("demo", storage).trials.latency_ms <= 0.5 * ref_ms).sum())
+    assert f"latency budget: {BUDGET_MS:g} ms" in md
+    assert f"- budget drawn: {drawn} (given to this report; {within} of 16" in md
+
+
+def test_a_budget_ref_is_not_timed_beside_another_machines_trials(storage, tmp_path, capsys):
+    import optuna
+
+    from explorer.search import open_storage
+
+    run_search(parse_space(SPACE, "test-space"), BUDGET_MS, 2, storage=storage,
+               study="elsewhere", progress=False, backend="lut")
+    optuna.load_study(study_name="elsewhere", storage=open_storage(storage)).set_user_attr(
+        "fingerprint", "another-host")  # as a study timed on another host records it
+    assert main(["pareto", "--study", "elsewhere", "--storage", storage, "--out",
+                 str(tmp_path), "--budget-ref", "repvit_m0_9"]) == 2
+    assert "was measured on another machine (fingerprint another-host" in \
+        capsys.readouterr().err
+    assert main(["pareto", "--study", "elsewhere", "--storage", storage, "--out",
+                 str(tmp_path), "--budget-ms", "0.1", "--no-references", "--no-roadmap"]) == 0
+
+
+def test_budget_ms_and_budget_ref_exclude_each_other(storage, capsys):
+    with pytest.raises(SystemExit):
+        main(["pareto", "--study", "demo", "--budget-ms", "1", "--budget-ref", "repvit_m0_9"])
+    assert "not allowed with argument" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("argv, needle", [
     (["pareto", "--study", "nope"], "no study 'nope'"),
     (["report", "--study", "empty"], "no completed trial"),
@@ -150,6 +191,11 @@ def test_cli_pareto_and_report(storage, tmp_path, capsys):
     (["report", "--study", "demo", "--top", "-5"], "--top must be a positive number"),
     (["pareto", "--study", "demo", "--budget-ms", "-3"], "--budget-ms must be a positive"),
     (["pareto", "--study", "demo", "--budget-ms", "nan"], "got nan"),
+    (["pareto", "--study", "demo", "--budget-ref", "repvit_m9_9"],
+     "--budget-ref repvit_m9_9: cannot build the reference"),
+    (["report", "--study", "demo", "--budget-ref", "efficientnet_b0"],
+     "--budget-ref efficientnet_b0: cannot measure the reference on backend lut"),
+    (["report", "--study", "demo", "--budget-ref", "repvit_m0_9:-1"], "MODEL[:FACTOR]"),
 ])
 def test_cli_errors_are_one_line(storage, tmp_path, capsys, argv, needle):
     assert main(argv + ["--storage", storage, "--out", str(tmp_path)]) == 2

@@ -28,3 +28,28 @@ def test_bench_search_compares_samplers(monkeypatch, tmp_path):
     assert report["measured_latency_run"]["trials"] == 2
     assert isinstance(report["throughput"]["target_met"], bool)
     json.dumps(report, default=str)
+
+
+def test_bench_search_budget_ref_sets_both_runs_budgets(monkeypatch, tmp_path):
+    from explorer.candidate import resolve
+
+    search_fakes.install_for_test(monkeypatch)
+    ref_ms = search_fakes.latency(resolve("repvit_m1_0"))["latency_ms"]
+    report = run_bench("search_spaces/repvit.yaml", 3, 1, 0, None, {"cache_dir": str(tmp_path)},
+                       budget_ref="repvit_m1_0:1.5")
+    assert report["budget_ms"] == pytest.approx(1.5 * ref_ms)
+    assert report["budget_rule"].endswith("= 1.5 x repvit_m1_0 (%.4g ms) on lut" % ref_ms)
+    ort = report["measured_latency_run"]
+    assert ort["budget_ms"] == pytest.approx(1.5 * ref_ms)
+    assert ort["budget_rule"].endswith(" on ort")
+
+
+def test_bench_search_bad_budget_ref_fails_before_any_study(monkeypatch, tmp_path):
+    from explorer.errors import BudgetError
+
+    search_fakes.install_for_test(monkeypatch)
+    db = tmp_path / "bench.db"
+    with pytest.raises(BudgetError, match="--budget-ref repvit_m9_9: cannot build"):
+        run_bench("search_spaces/repvit.yaml", 3, 1, 0, None, {"cache_dir": str(tmp_path)},
+                  storage=str(db), budget_ref="repvit_m9_9")
+    assert not db.exists()

@@ -73,20 +73,37 @@ def _run(space: Any, budget_ms: float, trials: int, sampler: str, backend: str, 
     return result, row
 
 
+def _budget(space: Any, backend: str, budget_ms: float | None, budget_ref: str | None,
+            options: dict[str, Any]) -> tuple[float, str]:
+    """(ms, where it came from) on ``backend``: ``budget_ms``, FACTOR x the reference's
+    latency there, or the space's base network's latency there."""
+    from explorer.budget import resolve_budget
+    from explorer.candidate import from_spec
+    from explorer.measure import measure
+
+    if budget_ref is not None:
+        budget = resolve_budget(budget_ref, backend=backend, **options)
+        return budget.ms, f"{budget.describe()} on {backend}"
+    if budget_ms is not None:
+        return budget_ms, "given (--budget-ms)"
+    return (float(measure(from_spec(space.base), ["latency"], backend=backend,
+                          **options)["latency_ms"]),
+            "latency of the space's base network on the same backend")
+
+
 def run_bench(space_path: str, trials: int, ort_trials: int, seed: int,
               budget_ms: float | None, options: dict[str, Any],
               lut_metrics: tuple[str, ...] = ("params", "latency", "proxy"),
-              storage: str | None = None) -> dict[str, Any]:
+              storage: str | None = None, budget_ref: str | None = None) -> dict[str, Any]:
     """Both samplers on the predictor, then the measured-latency run; ``storage`` keeps
-    the studies (default: a temporary SQLite file)."""
-    from explorer.candidate import from_spec
-    from explorer.measure import measure
+    the studies (default: a temporary SQLite file). ``budget_ref`` (``MODEL[:FACTOR]``)
+    sets both runs' budgets, each measured on its own backend before any study starts;
+    ``budget_ms`` sets the predictor runs' budget only."""
     from explorer.search_space import load_space
 
     space = load_space(space_path)
-    if budget_ms is None:
-        budget_ms = float(measure(from_spec(space.base), ["latency"], backend="lut",
-                                  **options)["latency_ms"])
+    budget_ms, budget_rule = _budget(space, "lut", budget_ms, budget_ref, options)
+    ort_budget, ort_rule = _budget(space, "ort", None, budget_ref, options)
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="bench-search-") as tmp:
         storage = storage or str(Path(tmp) / "bench.db")
@@ -102,16 +119,14 @@ def run_bench(space_path: str, trials: int, ort_trials: int, seed: int,
         for s, (_, row) in runs.items():
             row["hypervolume"] = round(hypervolume(points[s], prange, budget_ms), 4)
             samplers[s] = row
-        ort_budget = float(measure(from_spec(space.base), ["latency"], backend="ort",
-                                   **options)["latency_ms"])
         # no cache: every ort trial pays what a measured trial really costs
         _, ort = _run(space, ort_budget, ort_trials, "tpe", "ort", seed, storage,
                       {**options, "no_cache": True})
-        ort["budget_ms"] = ort_budget
+        ort["budget_ms"], ort["budget_rule"] = ort_budget, ort_rule
     tpm = samplers["tpe"]["trials_per_minute"] or 0.0
     return {
         "space": space_path, "space_size": space.size, "budget_ms": budget_ms,
-        "budget_rule": "latency of the space's base network on the same backend",
+        "budget_rule": budget_rule,
         "proxy": samplers["tpe"].get("proxy_name", options.get("proxy", "default")),
         "trials_per_sampler": trials, "seed": seed, "samplers": samplers,
         "tpe_minus_random": {
@@ -142,8 +157,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="trials per sampler with the predictor (default 100)")
     p.add_argument("--ort-trials", type=int, default=8,
                    help="trials of the measured-latency (ort) run (default 8)")
-    p.add_argument("--budget-ms", type=float, default=None,
+    b = p.add_mutually_exclusive_group()
+    b.add_argument("--budget-ms", type=float, default=None,
                    help="budget on the predictor (default: the base network's latency)")
+    b.add_argument("--budget-ref", default=None, metavar="MODEL[:FACTOR]",
+                   help="both runs' budget: FACTOR (default 1) x MODEL's latency (zoo or "
+                        "timm name, or spec file), measured on each run's backend")
     p.add_argument("--metrics", default="params,latency,proxy",
                    help="what the predictor runs measure per trial (default "
                         "params,latency,proxy)")
@@ -170,7 +189,7 @@ def run(args: argparse.Namespace) -> int:
 
     space = args.space or str(SPACES_DIR / "repvit.yaml")
     report = run_bench(space, args.trials, args.ort_trials, args.seed, args.budget_ms,
-                       options, metrics, args.storage)
+                       options, metrics, args.storage, args.budget_ref)
     write_json(args.out, report)
     s, t = report["samplers"], report["throughput"]
     for name, row in s.items():

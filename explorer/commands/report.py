@@ -5,14 +5,15 @@ import argparse
 
 from explorer.commands._common import add_command
 
-HELP = """Write report.md for a study: setup (objective, budget, space), machine, backend
-and library versions, the Pareto figure (pareto.png, see 'explorer pareto'), the best
-feasible architectures with their specs, the Pareto set, the reference models and the
-roadmap table (results/roadmap.csv when present).
+HELP = """Write report.md for a study: setup (objective, budget and where it came from,
+space), machine, backend and library versions, the Pareto figure (pareto.png, see
+'explorer pareto'), the best feasible architectures with their specs, the Pareto set,
+the reference models and the roadmap table (results/roadmap.csv when present).
 
 examples:
   explorer report --study demo --storage results/search.db --out results/
-  explorer report --study repvit-ort --top 10 --no-roadmap"""
+  explorer report --study repvit-ort --top 10 --no-roadmap
+  explorer report --study repvit-ort --budget-ref repvit_m1_0    (a second budget, measured)"""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -30,8 +31,8 @@ def run(args: argparse.Namespace) -> int:
     from explorer.commands.pareto import study_inputs
 
     require_positive(args.top, "--top")
-    view, roadmap, opts = study_inputs(args)
+    view, roadmap, budget, opts = study_inputs(args)
     written = report.write_report(view, args.out, roadmap, not args.no_references,
-                                       args.top, **opts)
+                                  args.top, budget=budget, **opts)
     print("wrote " + ", ".join(str(p) for p in written))
     return 0
