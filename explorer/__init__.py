@@ -7,6 +7,8 @@ does not import torch until a name that needs it is used.
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
@@ -53,3 +55,18 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted([*globals(), *_EXPORTS])
+
+
+class _Package(types.ModuleType):
+    """``explorer.build`` names both a function and its submodule. Importing the submodule
+    makes Python bind it on the package, which would shadow the exported function (so
+    ``from explorer import build`` gave a module once anything had imported
+    ``explorer.build``); the exported name wins, as it did with eager re-exports."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, types.ModuleType) and _EXPORTS.get(name) == value.__name__:
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

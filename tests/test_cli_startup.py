@@ -25,3 +25,13 @@ def test_public_api_still_resolves_lazily():
         assert "no_such_name" in str(exc)
     else:
         raise AssertionError("unknown attribute did not raise")
+
+
+def test_exported_function_wins_over_its_submodule():
+    """``explorer.build`` is a function and a submodule; importing the submodule first must
+    not turn ``from explorer import build`` into the module (it did under lazy exports)."""
+    code = ("import types, explorer.build; from explorer import build, deploy; "
+            "import explorer; assert not isinstance(build, types.ModuleType), build; "
+            "assert explorer.build is build and callable(deploy); print('ok')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "ok", out.stderr
