@@ -9,6 +9,8 @@ silently dropped.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -20,6 +22,12 @@ _ACTS = {"relu": nn.ReLU, "hswish": nn.Hardswish, "gelu": nn.GELU, "none": nn.Id
 
 def make_act(name: str) -> nn.Module:
     return _ACTS[name]()
+
+
+def classifier(cin: int, num_classes: int, **factory: Any) -> nn.Module:
+    """The last linear layer; with 0 classes an ``nn.Identity``, so the head returns its
+    pooled features (timm's ``reset_classifier(0)`` convention). ``factory``: device, dtype."""
+    return nn.Linear(cin, num_classes, **factory) if num_classes > 0 else nn.Identity()
 
 
 def fuse_conv_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
@@ -39,7 +47,8 @@ def fuse_bn_linear(bn: nn.BatchNorm1d, linear: nn.Linear) -> nn.Linear:
     """Fold a BatchNorm1d into the *following* linear layer (input-side scaling)."""
     scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
     shift = bn.bias - bn.running_mean * scale
-    fused = nn.Linear(linear.in_features, linear.out_features, bias=True)
+    fused = nn.Linear(linear.in_features, linear.out_features, bias=True,
+                      device=linear.weight.device, dtype=linear.weight.dtype)
     with torch.no_grad():
         fused.weight.copy_(linear.weight * scale[None, :])
         fused.bias.copy_(linear.weight @ shift + (linear.bias if linear.bias is not None else 0))
@@ -211,41 +220,63 @@ class ConvAct(nn.Sequential):
 
 
 class MBv3Head(nn.Module):
-    """MobileNetV3's efficient last stage: 1x1+BN+act, pool, 1x1 (bias)+act, dropout, FC."""
+    """MobileNetV3's efficient last stage: 1x1+BN+act, pool, 1x1 (bias)+act, dropout, FC.
+    Its pre-logits features are the 1x1 head conv's output (``hidden_size`` wide), as timm's."""
 
     def __init__(self, cin: int, widths: tuple[int, ...], act: str, dropout: float,
                  num_classes: int) -> None:
         super().__init__()
+        self.hidden_size = widths[1]
         self.conv = ConvAct(cin, widths[0], 1, 1, act)
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.conv_head = nn.Conv2d(widths[0], widths[1], 1, bias=True)
         self.act = make_act(act)
         self.dropout = nn.Dropout(dropout)
-        self.fc = nn.Linear(widths[1], num_classes)
+        self.fc = classifier(widths[1], num_classes)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         x = self.act(self.conv_head(self.pool(self.conv(x))))
-        return self.fc(self.dropout(torch.flatten(x, 1)))
+        x = self.dropout(torch.flatten(x, 1))
+        return x if pre_logits else self.fc(x)
+
+    def reset_classifier(self, num_classes: int, **factory: Any) -> None:
+        self.fc = classifier(self.hidden_size, num_classes, **factory)
 
 
 class ClassifierHead(nn.Module):
     """RepViT's simple classifier: pool -> BN1d -> linear; with distillation a second
-    BN1d -> linear head whose output is averaged with the first (DeiT style)."""
+    BN1d -> linear head whose output is averaged with the first (DeiT style). Its
+    pre-logits features are the pooled ones; with 0 classes it returns them."""
 
     def __init__(self, cin: int, num_classes: int, distillation: bool) -> None:
         super().__init__()
+        self.hidden_size = cin
+        self.distillation = distillation
         self.pool = nn.AdaptiveAvgPool2d(1)
-        self.norm = nn.BatchNorm1d(cin)
-        self.fc = nn.Linear(cin, num_classes)
-        self.dist_norm = nn.BatchNorm1d(cin) if distillation else None
-        self.dist_fc = nn.Linear(cin, num_classes) if distillation else None
+        self.reset_classifier(num_classes)
+
+    def reset_classifier(self, num_classes: int, **factory: Any) -> None:
+        """A fresh BN1d -> linear (and distillation pair): timm's classifier includes the BN.
+        With 0 classes both are ``nn.Identity`` and there is no distillation pair."""
+        keep = num_classes > 0
+
+        def norm() -> nn.Module:
+            return nn.BatchNorm1d(self.hidden_size, **factory) if keep else nn.Identity()
+
+        self.norm = norm()
+        self.fc = classifier(self.hidden_size, num_classes, **factory)
+        distill = self.distillation and keep
+        self.dist_norm = norm() if distill else None
+        self.dist_fc = classifier(self.hidden_size, num_classes, **factory) if distill else None
         for fc in (self.fc, self.dist_fc):
-            if fc is not None:
+            if isinstance(fc, nn.Linear):
                 nn.init.trunc_normal_(fc.weight, std=0.02)
                 nn.init.zeros_(fc.bias)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         x = torch.flatten(self.pool(x), 1)
+        if pre_logits:
+            return x
         y = self.fc(self.norm(x))
         if self.dist_fc is not None:
             y = (y + self.dist_fc(self.dist_norm(x))) / 2
@@ -254,9 +285,28 @@ class ClassifierHead(nn.Module):
     @torch.no_grad()
     def fuse(self) -> nn.Module:
         """Fold each BN1d into its linear; average the two heads into one (exact at eval)."""
+        if not isinstance(self.fc, nn.Linear):
+            return LinearHead(self.hidden_size, nn.Identity())
         fc = fuse_bn_linear(self.norm, self.fc)
         if self.dist_fc is not None:
             dist = fuse_bn_linear(self.dist_norm, self.dist_fc)
             fc.weight.copy_((fc.weight + dist.weight) / 2)
             fc.bias.copy_((fc.bias + dist.bias) / 2)
-        return nn.Sequential(self.pool, nn.Flatten(1), fc)
+        return LinearHead(self.hidden_size, fc)
+
+
+class LinearHead(nn.Module):
+    """The deployed simple classifier: pool -> one linear (BNs folded, heads averaged)."""
+
+    def __init__(self, cin: int, fc: nn.Module) -> None:
+        super().__init__()
+        self.hidden_size = cin
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = fc
+
+    def forward(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        x = torch.flatten(self.pool(x), 1)
+        return x if pre_logits else self.fc(x)
+
+    def reset_classifier(self, num_classes: int, **factory: Any) -> None:
+        self.fc = classifier(self.hidden_size, num_classes, **factory)
