@@ -114,10 +114,16 @@ def _spec_file(folder: Path) -> Path:
     return path
 
 
+def _module_candidate():
+    """A candidate without a spec: its counts and features are traced and cached (a spec's
+    are arithmetic on the spec, never cached)."""
+    return from_module(from_spec(tiny_spec(resolution=32)).model, "tiny", 32)
+
+
 def test_fitted_proxy_features_honour_cache_dir_and_no_cache(tmp_path, monkeypatch):
     home = tmp_path / "default"
     monkeypatch.setenv("EXPLORER_CACHE_DIR", str(home))
-    c = from_spec(tiny_spec(resolution=32))
+    c = _module_candidate()
     clean = cached_score(c, "fitted", cache_dir=str(tmp_path / "mine")).value
     assert list((tmp_path / "mine" / "features").glob("*.json"))
     assert not (home / "features").exists()
@@ -127,7 +133,7 @@ def test_fitted_proxy_features_honour_cache_dir_and_no_cache(tmp_path, monkeypat
 
 
 def test_malformed_entries_are_misses_and_remeasured(tmp_path):
-    c = from_spec(tiny_spec(resolution=32))
+    c = _module_candidate()
     row = measure(c, ["params"], cache_dir=str(tmp_path))
     assert _rewrite_values(tmp_path / "complexity", {}) == 1
     assert measure(c, ["params"], cache_dir=str(tmp_path))["params"] == row["params"]
@@ -173,7 +179,7 @@ def test_the_suite_has_its_own_cache_folder(monkeypatch, capsys):
     monkeypatch.setenv("EXPLORER_CACHE_DIR", "")
     with pytest.raises(OutputError, match="EXPLORER_CACHE_DIR is set but empty"):
         default_cache_dir()
-    assert main(["measure", "--model", "repvit_m0_9", "--metrics", "params"]) == 2
+    assert main(["measure", "--model", "repvit_m0_9", "--metrics", "latency"]) == 2
     assert "EXPLORER_CACHE_DIR is set but empty" in capsys.readouterr().err
 
 
@@ -189,7 +195,7 @@ def test_fit_rebuild_features_honour_cache_dir_and_no_cache(tmp_path):
     from explorer.cli import build_parser
     from explorer.measure.proxies.fitted import build_table
 
-    ref = pd.DataFrame([{"model": "repvit_m0_9", "top1": 78.7, "img_size": 64}])
+    ref = pd.DataFrame([{"model": "mobilenetv3_small_050", "top1": 57.9, "img_size": 64}])
     clean = build_table(ref, str(tmp_path), progress=False)[0].iloc[0]["log_macs"]
     assert _rewrite_values(tmp_path / "features", dict.fromkeys(FEATURES, 1.0)) == 1
     assert build_table(ref, str(tmp_path), progress=False)[0].iloc[0]["log_macs"] == 1.0

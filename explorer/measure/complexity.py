@@ -1,4 +1,8 @@
-"""Parameter, MAC and FLOP counts (fvcore), for the training form and the deployed form.
+"""Parameter, MAC and FLOP counts, for the training form and the deployed form.
+
+A spec's counts are arithmetic on the spec (:mod:`explorer.measure.analytic`: nothing is
+built); any other model (timm, a module) is counted by fvcore and torch, which stay the
+reference the arithmetic is tested against.
 
 fvcore counts one multiply-accumulate per "flop" for convolutions and linear layers,
 which is what papers (and RepViT's Table 1, under the name "FLOPs") call MACs. The
@@ -15,6 +19,8 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import torch
 from torch import nn
+
+from explorer.measure import analytic
 
 if TYPE_CHECKING:
     from explorer.candidate import Candidate
@@ -77,6 +83,9 @@ def _cached(candidate: "Candidate", kind: str, compute: Callable[[], dict[str, A
 def params_metric(candidate: "Candidate", no_cache: bool = False, cache_dir: str | None = None,
                   **_: object) -> dict[str, Any]:
     """``params`` of the deployed model (as the paper reports) and ``params_train``."""
+    if candidate.spec is not None:
+        c = analytic.counts(candidate.spec)
+        return {"params": c.params, "params_train": c.params_train}
     return _cached(candidate, "params", lambda: {
         "params": count_params(candidate.deployed),
         "params_train": count_params(candidate.model)}, no_cache, cache_dir)
@@ -85,6 +94,11 @@ def params_metric(candidate: "Candidate", no_cache: bool = False, cache_dir: str
 def macs_metric(candidate: "Candidate", no_cache: bool = False, cache_dir: str | None = None,
                 **_: object) -> dict[str, Any]:
     """``macs`` of the deployed model and ``macs_train``, plus ops fvcore could not count."""
+    if candidate.spec is not None:
+        c = analytic.counts(candidate.spec)
+        return {"macs": c.macs, "macs_train": c.macs_train,
+                "macs_uncounted_ops": sorted(c.ops)}
+
     def compute() -> dict[str, Any]:
         deployed = count_macs(candidate.deployed, candidate.resolution, candidate.in_chans)
         train = count_macs(candidate.model, candidate.resolution, candidate.in_chans)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from explorer.measure.complexity import count_macs, count_params
+from explorer.measure.complexity import macs_metric, params_metric
 from explorer.measure.proxy import Proxy
 
 if TYPE_CHECKING:
@@ -17,7 +17,7 @@ class Params(Proxy):
     description = "parameter count of the deployed model (baseline)"
 
     def compute(self, candidate: "Candidate", seed: int) -> tuple[float, dict[str, Any]]:
-        return float(count_params(candidate.deployed)), {}
+        return float(params_metric(candidate, self.no_cache, self.cache_dir)["params"]), {}
 
 
 class Macs(Proxy):
@@ -25,5 +25,4 @@ class Macs(Proxy):
     description = "MACs of the deployed model at its input resolution (baseline)"
 
     def compute(self, candidate: "Candidate", seed: int) -> tuple[float, dict[str, Any]]:
-        c = count_macs(candidate.deployed, candidate.resolution, candidate.in_chans)
-        return float(c.macs), {}
+        return float(macs_metric(candidate, self.no_cache, self.cache_dir)["macs"]), {}

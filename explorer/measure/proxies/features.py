@@ -1,7 +1,8 @@
 """Architecture features of the deployed model, the inputs of the fitted default proxy.
 
-All come from one batch-1 forward pass at the candidate's resolution (plus fvcore's MAC
-count), so they are cheap and well defined for any network, spec or timm:
+For any model they come from one batch-1 forward pass at the candidate's resolution (plus
+fvcore's MAC count), so they are well defined for any network, spec or timm (a spec's are
+computed from the spec alone, equal to the traced ones):
 
 * ``log_params``, ``log_macs``: size and compute (the two baselines, in log space);
 * ``log_depth``: number of convolution/linear layers executed (the longest chain of
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
+from explorer.measure import analytic
 from explorer.measure.complexity import count_macs, count_params
 
 if TYPE_CHECKING:
@@ -32,7 +34,11 @@ FEATURES = ("log_params", "log_macs", "log_depth", "log_act", "log_width", "log_
 def cached_features(candidate: "Candidate", cache_dir: str | None = None,
                     no_cache: bool = False) -> dict[str, float]:
     """:func:`architecture_features` through the on-disk cache (namespace 'features');
-    an entry without every feature as a finite number is recomputed."""
+    an entry without every feature as a finite number is recomputed. A spec's features
+    are arithmetic on the spec (:func:`explorer.measure.analytic.features`, equal to the
+    traced ones), cheaper than a cache read."""
+    if candidate.spec is not None:
+        return analytic.features(candidate.spec)
     from explorer.machine import versions
     from explorer.measure.cache import Cache, finite_number
 
