@@ -58,6 +58,10 @@ def main(argv: list[str] | None = None) -> int:
         from explorer.machine import set_machine_tag
 
         set_machine_tag(getattr(args, "machine_tag", None))
+        if getattr(args, "cache_dir", None):  # refused up front, whether a metric uses it
+            from explorer.measure.cache import check_writable
+
+            check_writable(args.cache_dir, "--cache-dir", folder=True)
         return int(args.func(args) or 0)
     except ExplorerError as exc:
         print(f"explorer {args.command}: error: {exc}", file=sys.stderr)

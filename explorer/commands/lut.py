@@ -7,8 +7,10 @@ from pathlib import Path
 from explorer.commands._common import add_cache_dir, add_command, print_json
 
 HELP = """Latency predictor for fast search: a table of per-unit latencies (stem, each
-downsampling unit and block configuration, head) measured once on a real backend, summed
-and calibrated on a few full networks measured for real. '--backend lut' then predicts a
+downsampling unit and block configuration, head) measured once on a real backend, summed,
+and calibrated on full networks measured for real (spanning the spaces' sizes) only where
+the calibration's leave-one-out error beats the plain sums; build says which was chosen,
+validate reports both. '--backend lut' then predicts a
 spec's latency in milliseconds without running it; configurations missing from the table
 are measured on first use and stored.
 
@@ -103,9 +105,9 @@ def _check(args: argparse.Namespace) -> tuple[list, int]:
 def run_build(args: argparse.Namespace) -> int:
     from explorer import zoo
     from explorer.measure.lut import (
-        CALIBRATION_SEED,
         MIN_CALIBRATION,
         build_table,
+        calibration_specs,
         sample_specs,
     )
     from explorer.spec import load_spec
@@ -118,7 +120,7 @@ def run_build(args: argparse.Namespace) -> int:
                             f"got {args.calibration}")
     specs = [zoo.get_spec(name) for name in args.model] + [load_spec(f) for f in args.spec]
     specs += sample_specs(spaces, samples, args.seed) if samples else []
-    calibration = sample_specs(spaces, args.calibration, CALIBRATION_SEED)
+    calibration = calibration_specs(spaces, args.calibration)
     table = build_table(specs, calibration, args.backend, args.threads, args.cache_dir,
                         args.table)
     summary = {"table": str(table.path), "backend": table.backend, "threads": table.threads,
@@ -130,10 +132,10 @@ def run_build(args: argparse.Namespace) -> int:
         cal = table.calibration
         print(f"latency table {table.path}: {len(table.entries)} unit configurations from "
               f"{len(specs) + len(calibration)} networks")
-        terms = " + ".join(f"{k:.2f}*{g}" for g, k in zip(cal["groups"], cal["scale"]))
-        print(f"calibration: ms = {terms} + {cal['offset']:.3f}  (ridge {cal['ridge']:g}; "
-              f"leave-one-out mean error {cal['loo_mean_abs_pct_error']:.1f}% on "
-              f"{cal['networks']} networks)")
+        print(f"predictions use {cal['summary']}")
+        if cal["used"]:
+            terms = " + ".join(f"{k:.2f}*{g}" for g, k in zip(cal["groups"], cal["scale"]))
+            print(f"calibration: ms = {terms} + {cal['offset']:.3f}")
     return 0
 
 
@@ -153,10 +155,11 @@ def run_validate(args: argparse.Namespace) -> int:
         print_json(result)
     else:
         print(f"{result['samples']} networks, backend {result['backend']} "
-              f"({result['threads']} thread(s)): median |error| "
-              f"{result['median_abs_pct_error']:.1f}%, within 5%: "
-              f"{result['within_5pct']:.0%}, within 10%: {result['within_10pct']:.0%}, "
-              f"max {result['max_abs_pct_error']:.1f}%")
+              f"({result['threads']} thread(s)); predictions use {result['applied']}")
+        for name, err in result["by_predictor"].items():
+            print(f"  {name:<12} median |error| {err['median_abs_pct_error']:.1f}%, within "
+                  f"5%: {err['within_5pct']:.0%}, within 10%: {err['within_10pct']:.0%}, "
+                  f"max {err['max_abs_pct_error']:.1f}%")
     return 0
 
 

@@ -6,11 +6,13 @@ configuration (kind, input/output width, stride, input resolution, kernel, expan
 activation). ``lut build`` times each distinct configuration once, on the real backend,
 as the standalone *deployed* submodule cut out of a built network (so it is exactly what
 the full network runs). ``predict`` sums the table per unit group (stem, downsampling
-units, inverted residuals, RepViT blocks, head) and applies a calibration -- one scale per
-group plus an offset, ridge-penalised towards 1 -- fitted on full networks measured for real (a different sample
-from the one ``lut validate`` checks against). It absorbs what standalone timing gets
-wrong: a unit timed alone keeps its weights in cache (a 10 MB MobileNetV3 head runs about
-2x slower inside the network), and pays a per-call overhead the network pays once.
+units, inverted residuals, RepViT blocks, head) and applies a calibration fitted on full
+networks measured for real, spanning the sizes of the spaces (a different sample from the
+one ``lut validate`` checks against) -- but only where it helps: :func:`calibrate` keeps
+a calibration only where its leave-one-out error beats the plain sums'. A calibration can
+absorb what standalone timing gets wrong (a unit timed alone keeps its weights in cache,
+and pays a per-call overhead the network pays once); fitted on a few networks, it can
+also learn their noise, which is why plain sums stay the default.
 
 A configuration missing at predict time is measured then and stored (measure-on-miss),
 so a search never fails on a table that does not cover its space.
@@ -204,14 +206,17 @@ class LatencyTable:
             out[GROUPS.index(group(unit))] += self.entries[unit.key]["ms"]
         return out
 
+    @property
+    def calibrated(self) -> bool:
+        """Whether predictions apply a calibration (one that beat the plain sums)."""
+        return bool(self.calibration and self.calibration.get("used"))
+
     def predict(self, spec: "NetworkSpec") -> float:
-        sums = self.sums(spec)
-        if not self.calibration:
-            return float(sums.sum())
-        return float(np.dot(self.calibration["scale"], sums) + self.calibration["offset"])
+        return apply(self.calibration if self.calibrated else None, self.sums(spec))
 
     def fit(self, specs: Sequence["NetworkSpec"], measured_ms: Sequence[float]) -> dict:
-        """Fit :func:`calibrate` on full networks measured for real, and store it."""
+        """Fit :func:`calibrate` on full networks measured for real, and store it (with
+        the choice it made: plain sums where no calibration beats them)."""
         if len(specs) < MIN_CALIBRATION:
             raise DataError(f"calibration needs at least {MIN_CALIBRATION} measured networks")
         sums = np.array([self.sums(spec) for spec in specs])
@@ -221,35 +226,69 @@ class LatencyTable:
         return self.calibration
 
 
-#: ridge penalties tried (ms^2 scale: unit-group sums are milliseconds)
-RIDGE_GRID = (0.0, 0.1, 1.0, 10.0, 100.0, 1000.0)
+#: ridge penalties tried for the per-group scales (on relative error, so unitless)
+RIDGE_GRID = (0.0, 0.01, 0.1, 1.0, 10.0, 100.0)
+#: calibration models, each fitted on relative error: one scale for the whole sum (plus an
+#: offset), or one scale per group of :data:`GROUPS` (plus an offset, ridge towards 1)
+MODELS = ("one scale", "group scales")
+PLAIN = "plain sums"
 
 
-def calibrate(sums: np.ndarray, real: np.ndarray, relative: bool = False) -> dict[str, Any]:
-    """Per-group scales and one offset mapping unit sums (networks x :data:`GROUPS`) to
-    the real latencies.
+def calibrate(sums: np.ndarray, real: np.ndarray, what: str = "networks") -> dict[str, Any]:
+    """Choose how unit sums (networks x :data:`GROUPS`) become latencies: plain sums, or
+    the calibration model of :data:`MODELS` with the lowest leave-one-out error, kept only
+    where that error beats the plain sums' (a calibration must never make the predictor
+    worse). Both models are fitted on relative error, so a 2 ms and a 40 ms network weigh
+    alike (on absolute error the big ones set the offset and small ones come out 15-35%
+    too slow). The returned ``scale``/``offset`` are what predictions apply (1 and 0 for
+    plain sums); ``fitted`` holds the best model's own, for reports with and without it."""
+    plain = _mean_abs_pct(sums.sum(axis=1), real)
+    loo = {m: _loo_error(lambda s, r, m=m: _fit(m, s, r)[:2], sums, real) for m in MODELS}
+    best = min(MODELS, key=loo.__getitem__)
+    scale, offset, ridge = _fit(best, sums, real)
+    used = loo[best] < plain
+    applied = (scale, offset) if used else (np.ones(len(GROUPS)), 0.0)
+    verdict = f"calibrated ({best})" if used else f"{PLAIN} (calibration does not beat them)"
+    return {"groups": list(GROUPS), "used": used, "chosen": best if used else PLAIN,
+            "scale": [float(x) for x in applied[0]], "offset": float(applied[1]),
+            "fitted": {"model": best, "scale": [float(x) for x in scale],
+                       "offset": offset, "ridge": ridge},
+            "networks": len(sums), "loo_mean_abs_pct_error": loo[best],
+            "loo_by_model": loo, "plain_mean_abs_pct_error": plain,
+            "fit_median_abs_pct_error": 100 * float(np.median(
+                np.abs(sums @ applied[0] + applied[1] - real) / real)),
+            "summary": f"{verdict}: on {len(sums)} {what}, leave-one-out mean |error| "
+                       f"{loo[best]:.1f}% calibrated ({best}) vs {plain:.1f}% {PLAIN}"}
 
-    Fitted as corrections to scale 1 with a ridge penalty (so a group the calibration
-    networks lack keeps scale 1, and a group that is nearly constant across them, like
-    MobileNetV3's fixed stem, cannot take a wild scale); the penalty is chosen by
-    leave-one-out error on the calibration networks alone. ``relative``: least squares
-    on relative rather than absolute error (latencies spanning a decade weigh alike)."""
-    loo = {lam: _loo_error(sums, real, lam, relative) for lam in RIDGE_GRID}
-    lam = min(loo, key=loo.get)
-    scale, offset = _ridge(sums, real, lam, relative)
-    errors = np.abs(sums @ scale + offset - real) / real
-    return {"groups": list(GROUPS), "scale": [float(x) for x in scale], "offset": offset,
-            "ridge": lam, "networks": len(sums), "loo_mean_abs_pct_error": loo[lam],
-            "fit_median_abs_pct_error": 100 * float(np.median(errors))}
+
+def apply(calibration: dict[str, Any] | None, sums: np.ndarray) -> float:
+    """Predicted ms from group sums: plain sums without a calibration."""
+    if not calibration:
+        return float(sums.sum())
+    return float(np.dot(calibration["scale"], sums) + calibration["offset"])
 
 
-def _ridge(sums: np.ndarray, real: np.ndarray, lam: float,
-           relative: bool = False) -> tuple[np.ndarray, float]:
-    """Scales (penalised towards 1) and an unpenalised offset."""
-    features = np.hstack([sums, np.ones((len(sums), 1))])
-    target = real - sums.sum(axis=1)
-    if relative:  # each row divided by its latency: the residuals become relative errors
-        features, target = features / real[:, None], target / real
+def _mean_abs_pct(predicted: np.ndarray, real: np.ndarray) -> float:
+    return 100 * float(np.mean(np.abs(predicted - real) / real))
+
+
+def _fit(model: str, sums: np.ndarray, real: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """(scale per group, offset, ridge) of ``model`` fitted on these networks; the group
+    model's ridge is chosen by leave-one-out within them (so an outer leave-one-out of
+    this fit is honest: the held-out network never picks the penalty)."""
+    if model == "one scale":
+        scale, offset = _ridge(sums.sum(axis=1, keepdims=True), real, 0.0)
+        return np.full(len(GROUPS), scale[0]), offset, 0.0
+    ridge = min(RIDGE_GRID, key=lambda lam: _loo_error(
+        lambda s, r: _ridge(s, r, lam), sums, real))
+    return (*_ridge(sums, real, ridge), ridge)
+
+
+def _ridge(sums: np.ndarray, real: np.ndarray, lam: float) -> tuple[np.ndarray, float]:
+    """Scales (penalised towards 1) and an unpenalised offset, least squares on relative
+    error (each row divided by its latency)."""
+    features = np.hstack([sums, np.ones((len(sums), 1))]) / real[:, None]
+    target = (real - sums.sum(axis=1)) / real
     penalty = lam * np.eye(features.shape[1])
     penalty[-1, -1] = 0.0
     delta = np.linalg.lstsq(features.T @ features + penalty, features.T @ target,
@@ -257,13 +296,12 @@ def _ridge(sums: np.ndarray, real: np.ndarray, lam: float,
     return 1.0 + delta[:-1], float(delta[-1])
 
 
-def _loo_error(sums: np.ndarray, real: np.ndarray, lam: float,
-               relative: bool = False) -> float:
-    """Mean absolute % error predicting each calibration network from the others."""
+def _loo_error(fit: Any, sums: np.ndarray, real: np.ndarray) -> float:
+    """Mean absolute % error predicting each network from ``fit`` on the others."""
     errors = []
     for i in range(len(sums)):
         keep = np.arange(len(sums)) != i
-        scale, offset = _ridge(sums[keep], real[keep], lam, relative)
+        scale, offset = fit(sums[keep], real[keep])
         errors.append(abs(sums[i] @ scale + offset - real[i]) / real[i])
     return 100 * float(np.mean(errors))
 
@@ -354,32 +392,77 @@ def sample_specs(spaces: Sequence[str | Path], n: int, seed: int) -> list["Netwo
 
 #: calibration networks come from this seed, so they differ from validation samples
 CALIBRATION_SEED = 1_000_003
+#: calibration networks are picked from this many random ones per network wanted
+POOL_FACTOR = 20
+
+
+def calibration_specs(spaces: Sequence[str | Path], n: int,
+                      seed: int = CALIBRATION_SEED) -> list["NetworkSpec"]:
+    """``n`` networks spanning the sizes a search visits, shared among the spaces: each
+    space's smallest and largest network and, between them, networks evenly spaced in
+    MACs (ranks) over a seeded random pool. Random draws alone bunch in the middle, and
+    a calibration fitted there extrapolates to the small networks a tight budget visits."""
+    import random
+
+    from explorer.measure.analytic import counts
+    from explorer.search_space import load_space
+
+    if not spaces:
+        raise DataError("no search space: pass --space FILE (e.g. search_spaces/repvit.yaml)")
+    rng = random.Random(seed)
+    out: list["NetworkSpec"] = []
+    for k, path in enumerate(spaces):
+        wanted = n // len(spaces) + (k < n % len(spaces))
+        space = load_space(path)
+        pool = [space.smallest(), space.largest(),
+                *(space.sample(rng) for _ in range(POOL_FACTOR * wanted))]
+        pool.sort(key=lambda spec: counts(spec).macs)
+        picks = sorted({round(i * (len(pool) - 1) / max(wanted - 1, 1))
+                        for i in range(wanted)})
+        out += [pool[i].replace(name=f"{Path(path).stem}-cal{j}") for j, i in enumerate(picks)]
+    return out
 
 
 def validate(table: LatencyTable, specs: Sequence["NetworkSpec"],
              cache_dir: str | Path | None = None, progress: bool = True) -> dict[str, Any]:
     """Predicted vs measured latency on ``specs`` (minus any the calibration was fitted
-    on): the error distribution."""
-    fitted = set((table.calibration or {}).get("fitted_on", []))
-    held_out = [spec for spec in specs if spec.hash not in fitted]
-    predicted = [table.predict(spec) for spec in _progress(held_out, "lut predict", progress)]
+    on): the error distribution of what predictions apply (top level), and of both the
+    plain sums and the fitted calibration whichever was chosen (``by_predictor``)."""
+    cal = table.calibration or {}
+    held_out = [spec for spec in specs if spec.hash not in set(cal.get("fitted_on", []))]
+    sums = [table.sums(spec) for spec in _progress(held_out, "lut predict", progress)]
     rounds = real_latencies(held_out, table.backend, table.threads, cache_dir, "lut measure",
                             progress)
-    rows = []
-    for spec, pred, medians in zip(held_out, predicted, rounds):
-        measured = best(medians)
-        rows.append({"name": spec.name, "spec_hash": spec.hash, "predicted_ms": pred,
-                     "measured_ms": measured, "round_medians_ms": medians,
-                     "error_pct": 100 * (pred - measured) / measured})
-    if not rows:
+    if not held_out:
         raise DataError("nothing to validate: no sampled network outside the calibration set")
-    errors = [abs(r["error_pct"]) for r in rows]
+    applied = "calibrated" if table.calibrated else PLAIN
+    predictors: dict[str, Any] = {PLAIN: None}
+    if "fitted" in cal:  # the fitted calibration, applied or not
+        predictors["calibrated"] = cal if table.calibrated else cal["fitted"]
+    rows = []
+    for spec, group_sums, medians in zip(held_out, sums, rounds):
+        measured = best(medians)
+        preds = {name: apply(c, group_sums) for name, c in predictors.items()}
+        rows.append({"name": spec.name, "spec_hash": spec.hash,
+                     "predicted_ms": preds[applied], "measured_ms": measured,
+                     "round_medians_ms": medians,
+                     "error_pct": 100 * (preds[applied] - measured) / measured,
+                     "error_pct_by_predictor": {name: 100 * (p - measured) / measured
+                                                for name, p in preds.items()}})
+    by = {name: error_summary([r["error_pct_by_predictor"][name] for r in rows])
+          for name in predictors}
     return {"backend": table.backend, "threads": table.threads, "samples": len(rows),
-            "rounds": ROUNDS,
-            "median_abs_pct_error": statistics.median(errors),
-            "max_abs_pct_error": max(errors),
-            "within_5pct": sum(e <= 5 for e in errors) / len(errors),
-            "within_10pct": sum(e <= 10 for e in errors) / len(errors),
+            "rounds": ROUNDS, "applied": cal.get("chosen", PLAIN), **by[applied],
+            "by_predictor": by,
             "excluded_calibration_networks": len(specs) - len(held_out),
             "table_entries": len(table.entries), "calibration": table.calibration,
             "versions": versions(), "fingerprint": fingerprint(), "rows": rows}
+
+
+def error_summary(errors_pct: Sequence[float]) -> dict[str, float]:
+    """Median and worst absolute % error, shares within 5% and 10%."""
+    errors = [abs(e) for e in errors_pct]
+    return {"median_abs_pct_error": statistics.median(errors),
+            "max_abs_pct_error": max(errors),
+            "within_5pct": sum(e <= 5 for e in errors) / len(errors),
+            "within_10pct": sum(e <= 10 for e in errors) / len(errors)}

@@ -40,7 +40,7 @@ class LutBackend(Backend):
         ms = table.predict(candidate.spec)
         return {"latency_ms": ms, "latency_iqr_ms": None, "latency_cv": None,
                 "samples": None, "lut_measured_units": len(table.entries) - before,
-                "lut_calibrated": bool(table.calibration)}
+                "lut_calibrated": table.calibrated}
 
 
 class DeviceLutBackend(LutBackend):
