@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
 
         set_machine_tag(getattr(args, "machine_tag", None))
         if getattr(args, "cache_dir", None):  # refused up front, whether a metric uses it
-            from explorer.measure.cache import check_writable
+            from explorer.files import check_writable
 
             check_writable(args.cache_dir, "--cache-dir", folder=True)
         return int(args.func(args) or 0)

@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from explorer.errors import ExplorerError
-    from explorer.measure.cache import check_writable
+    from explorer.files import check_writable
 
     if args.samples < 0:
         raise ExplorerError(f"--samples must be non-negative, got {args.samples}")
