@@ -409,8 +409,13 @@ SPACES_DIR = Path(__file__).resolve().parents[1] / "search_spaces"
 
 
 def load_space(path: str | Path) -> SearchSpace:
-    """Read and validate a search-space YAML file."""
+    """Read and validate a search-space YAML file: a path, or the bare name of a shipped
+    space (``repvit`` or ``repvit.yaml``) so the shipped spaces are found from any folder;
+    a file in the current folder comes first."""
     path = Path(path)
+    if not path.is_file() and path.parent == Path("."):
+        shipped = SPACES_DIR / (path.name if path.suffix else f"{path.name}.yaml")
+        path = shipped if shipped.is_file() else path
     if not path.is_file():
         shipped = ", ".join(str(p) for p in sorted(SPACES_DIR.glob("*.yaml"))) or "none"
         raise SearchSpaceError(f"search space file not found: {path} (shipped: {shipped})")

@@ -144,3 +144,14 @@ def test_se_width_checked_only_where_se_can_be_on():
     space = parse_space({"base": "repvit_m0_9", "se": "none",
                          "widths": [48, 96, {"low": 190, "high": 194, "step": 2}, 384]})
     assert space.size == 3
+
+
+@pytest.mark.parametrize("name", ["repvit", "repvit.yaml", "mobilenetv3"])
+def test_a_shipped_space_by_bare_name(tmp_path, monkeypatch, name):
+    monkeypatch.chdir(tmp_path)
+    assert load_space(name).source.endswith(f"{name.removesuffix('.yaml')}.yaml")
+    (tmp_path / "repvit.yaml").write_text("base: no_such_model\n")  # the folder's file first
+    with pytest.raises(SearchSpaceError):
+        load_space("repvit.yaml")
+    with pytest.raises(SearchSpaceError, match="not found"):
+        load_space("sub/repvit.yaml")

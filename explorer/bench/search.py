@@ -151,8 +151,8 @@ def run_bench(space_path: str, trials: int, ort_trials: int, seed: int,
 def register(sub: argparse._SubParsersAction) -> None:
     p = add_command(sub, "search", help="constrained TPE vs random search; trials/minute",
                     description=__doc__)
-    p.add_argument("--space", default=None, metavar="FILE",
-                   help="search-space YAML (default: the shipped repvit.yaml)")
+    p.add_argument("--space", default="repvit", metavar="FILE",
+                   help="search-space YAML, or a shipped space's name (default: repvit)")
     p.add_argument("--trials", type=int, default=100,
                    help="trials per sampler with the predictor (default 100)")
     p.add_argument("--ort-trials", type=int, default=8,
@@ -185,10 +185,7 @@ def run(args: argparse.Namespace) -> int:
     check_writable(args.out, "--out")  # before the benchmark, so its results are not lost
     options = {"threads": args.threads, "cache_dir": args.cache_dir}
     metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip())
-    from explorer.search_space import SPACES_DIR
-
-    space = args.space or str(SPACES_DIR / "repvit.yaml")
-    report = run_bench(space, args.trials, args.ort_trials, args.seed, args.budget_ms,
+    report = run_bench(args.space, args.trials, args.ort_trials, args.seed, args.budget_ms,
                        options, metrics, args.storage, args.budget_ref)
     write_json(args.out, report)
     s, t = report["samplers"], report["throughput"]

@@ -31,7 +31,8 @@ TABLE = ["trial", "proxy", "latency_ms", "params_M", "macs_M", "flops_M", "resol
 def register(sub: argparse._SubParsersAction) -> None:
     p = add_command(sub, "search", help="Optuna search under a latency budget",
                     description=HELP)
-    p.add_argument("--space", metavar="FILE", help="search-space YAML (search_spaces/*.yaml)")
+    p.add_argument("--space", metavar="FILE",
+                   help="search-space YAML, or a shipped space's name (repvit, mobilenetv3)")
     p.add_argument("--budget-ms", type=float, default=None, metavar="MS",
                    help="latency budget in ms (required for --objective proxy)")
     p.add_argument("--trials", type=int, default=50, help="total trials of the study "
