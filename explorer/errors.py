@@ -50,6 +50,10 @@ class StorageError(ExplorerError, RuntimeError):
     """A study storage URL is malformed or unreachable."""
 
 
+class EmptyStudyError(ExplorerError):
+    """A study has no completed, measured trial to plot or report."""
+
+
 class OutputError(ExplorerError, OSError):
     """An output or cache folder cannot be created or a result file cannot be written."""
 

@@ -13,6 +13,7 @@ from typing import Any, Sequence
 import pandas as pd
 
 from explorer import backend_columns as bc
+from explorer.pareto import pareto_front
 
 #: one colour per series, shared by every figure
 COLORS = {
@@ -55,18 +56,6 @@ def _save(fig: Any, out_dir: str | Path, stem: str) -> list[Path]:
         paths.append(path)
     _pyplot().close(fig)
     return paths
-
-
-def pareto_front(df: pd.DataFrame, x: str = "latency_ms", y: str = "proxy") -> pd.DataFrame:
-    """Rows not dominated by any other (lower ``x`` and higher ``y`` are better), sorted
-    by ``x``. Rows missing either value are ignored."""
-    rows = df.dropna(subset=[x, y]).sort_values([x, y], ascending=[True, False])
-    keep, best = [], float("-inf")
-    for idx, value in rows[y].items():
-        if value > best:
-            keep.append(idx)
-            best = value
-    return rows.loc[keep]
 
 
 def first_value(df: pd.DataFrame | None, col: str) -> Any:

@@ -16,7 +16,7 @@ import pandas as pd
 import yaml
 
 from explorer import backend_columns, plots, tables
-from explorer.errors import DataError, ExplorerError
+from explorer.errors import DataError, EmptyStudyError
 from explorer.files import atomic_write_text
 
 if TYPE_CHECKING:
@@ -27,10 +27,6 @@ if TYPE_CHECKING:
 REFERENCE_MODELS = ("mobilenetv3_large_100", "repvit_m0_9", "repvit_m1_0", "repvit_m1_1",
                     "repvit_m1_5", "repvit_m2_3")
 DEFAULT_ROADMAP_CSV = Path("results/roadmap.csv")
-
-
-class EmptyStudyError(ExplorerError):
-    """A study has no completed, measured trial to plot or report."""
 
 
 def measure_references(names: Sequence[str] = REFERENCE_MODELS, progress: bool = True,

@@ -33,8 +33,7 @@ from typing import Any, Callable, Sequence
 
 from explorer import footprint
 from explorer.errors import ExplorerError, SearchSpaceError, SpecError
-from explorer.spec import (KERNELS, BlockSpec, NetworkSpec, StageSpec, make_divisible,
-                           parse_yaml)
+from explorer.spec import KERNELS, BlockSpec, NetworkSpec, StageSpec, make_divisible, parse_yaml
 
 SE_PLACEMENTS = ("none", "alternate", "base", "all")  # ordered from cheapest to costliest
 TOP_KEYS = ("base", "resolution", "widths", "depths", "kernel", "expansion", "se", "fixed")
@@ -146,7 +145,7 @@ class SearchSpace:
         stages = tuple(self._stage(s, stage, v) for s, stage in enumerate(base.stages))
         stem = base.stem
         if stem.kind == "early_conv" and "width_0" in v:  # RepViT stem: (C1/2, C1)
-            ratio = v["width_0"] / _stage_width(base.stages[0])
+            ratio = v["width_0"] / base.stages[0].width
             stem = dataclasses.replace(stem, widths=tuple(max(1, int(round(w * ratio)))
                                                           for w in stem.widths))
         spec = dataclasses.replace(base, stem=stem, stages=stages,
@@ -174,7 +173,7 @@ class SearchSpace:
             down = dataclasses.replace(down, **changes)
         width = pick("width")
         if width is not None:
-            base_width = _stage_width(stage)
+            base_width = stage.width
             blocks = tuple(dataclasses.replace(b, width=_scaled(b.width, width, base_width))
                            for b in blocks)
             if down is not None:
@@ -235,14 +234,10 @@ class SearchSpace:
                 raise SearchSpaceError(f"{self.source}: {label} gives an invalid network: "
                                        f"{exc}") from None
         big = self.largest()  # every dimension at its maximum: the most memory
-        widths = "/".join(str(_stage_width(stage)) for stage in big.stages)
+        widths = "/".join(str(stage.width) for stage in big.stages)
         footprint.check_fits(footprint.spec_bytes(big), f"{self.source}: its largest network "
                              f"(resolution {big.resolution}, stage widths {widths})")
         return self
-
-
-def _stage_width(stage: StageSpec) -> int:
-    return stage.blocks[-1].width if stage.blocks else stage.downsample.width
 
 
 def _scaled(width: int, new_stage: int, base_stage: int) -> int:

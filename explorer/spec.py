@@ -83,6 +83,11 @@ class StageSpec:
     blocks: tuple[BlockSpec, ...]
     downsample: DownsampleSpec | None = None
 
+    @property
+    def width(self) -> int:
+        """The stage's output width: its last block's, else its downsampling unit's."""
+        return self.blocks[-1].width if self.blocks else self.downsample.width
+
 
 @dataclass(frozen=True)
 class StemSpec:

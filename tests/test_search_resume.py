@@ -109,7 +109,7 @@ def test_a_database_deleted_during_the_search_fails_loudly(space, tmp_path, monk
 
 def test_threads_and_machine_are_checked_only_where_they_change_the_numbers(space):
     from explorer.machine import fingerprint
-    from explorer.search import _study_attrs
+    from explorer.search._study import study_attrs as _study_attrs
 
     host = _study_attrs(make_config(space, 1e6, 2, backend="lut", threads=2))
     assert host["threads"] == 2 and host["fingerprint"] == fingerprint()
