@@ -1,13 +1,24 @@
-"""The RepViT paper's published numbers, as data the roadmap and the SE table compare
-against (Wang et al., "RepViT: Revisiting Mobile CNN From ViT Perspective", CVPR 2024,
+"""The RepViT paper's roadmap steps and published numbers, as data: the roadmap runner,
+the SE table, the device models, the proxies' validation and the search spaces all read
+them here (Wang et al., "RepViT: Revisiting Mobile CNN From ViT Perspective", CVPR 2024,
 arXiv 2307.09283).
+
+A step is a list of edit names (:mod:`explorer.edits`) applied to MobileNetV3-L from the
+zoo; :func:`step_specs` applies them cumulatively, so this module sits just above the
+edits and the zoo and below build, measure and every runner.
 
 Latencies are the paper's iPhone 12 (Core ML) measurements. The paper's "FLOPs" are
 multiply-accumulates (MACs), so ``paper_macs`` holds them under that name.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from typing import Sequence
+
+from explorer import edits as E
+from explorer import zoo
+from explorer.spec import NetworkSpec
 
 
 @dataclass(frozen=True)
@@ -80,3 +91,39 @@ SE_TABLE: tuple[SEPlacement, ...] = (
 FAMILY_LATENCY_MS: dict[str, float] = {
     "mobilenetv3_large_100": 1.01, "repvit_m0_9": 0.9, "repvit_m1_0": 1.0,
     "repvit_m1_1": 1.1, "repvit_m1_5": 1.5, "repvit_m2_3": 2.3}
+
+
+def custom_steps(edit_refs: Sequence[str]) -> tuple[Step, ...]:
+    """Steps for a user's own edit sequence (registered names or module:function)."""
+    steps = []
+    for i, ref in enumerate(edit_refs):
+        edit = E.get_edit(ref)
+        steps.append(Step(str(i), edit.description, (ref,)))
+    return tuple(steps)
+
+
+def roadmap_steps(include_control: bool = True) -> tuple[Step, ...]:
+    return PAPER_STEPS + (CONTROL_STEPS if include_control else ())
+
+
+def step_specs(steps: Sequence[Step] | None = None, base: NetworkSpec | None = None
+               ) -> list[tuple[Step, NetworkSpec]]:
+    """Apply the steps' edits cumulatively along the path; off-path rows branch off."""
+    steps = tuple(steps) if steps is not None else roadmap_steps()
+    spec = base or zoo.get_spec("mobilenetv3_large_100")
+    by_id: dict[str, NetworkSpec] = {}
+    out = []
+    for step in steps:
+        start = by_id[step.after] if step.after is not None else spec
+        result = E.apply(start, step.edits)
+        result = dataclasses.replace(result, name=f"roadmap_{step.id}")
+        by_id[step.id] = result
+        if step.on_path:
+            spec = result
+        out.append((step, result))
+    return out
+
+
+def roadmap_specs(include_control: bool = True) -> list[tuple[str, NetworkSpec]]:
+    """(step id, spec) for every paper step (and the control row)."""
+    return [(step.id, spec) for step, spec in step_specs(roadmap_steps(include_control))]

@@ -1,6 +1,8 @@
-"""The RepViT roadmap (paper section 3, Figure 2) as an ordered list of design edits,
-measured step by step beside the paper's numbers (held in :mod:`explorer.paper`), and
-the paper's SE-placement table (Table 7) measured the same way.
+"""The RepViT roadmap (paper section 3, Figure 2) measured step by step beside the paper's
+numbers, and the paper's SE-placement table (Table 7) measured the same way. The steps,
+their edits and the paper's numbers are data in :mod:`explorer.paper`, below everything
+that measures, so the device models, the proxies' validation and the search spaces read
+them without importing this runner.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from explorer import edits as E
 from explorer import zoo
 from explorer.candidate import from_spec
 from explorer.errors import EditError
-from explorer.paper import CONTROL_STEPS, PAPER_STEPS, SE_TABLE, Step
+from explorer.paper import PAPER_STEPS, SE_TABLE, Step, step_specs
 from explorer.spec import NetworkSpec
 
 DEFAULT_METRICS = ("params", "macs", "flops", "latency", "proxy")
@@ -23,42 +25,6 @@ DEFAULT_METRICS = ("params", "macs", "flops", "latency", "proxy")
 
 #: Steps whose paper top-1 reflects the architecture under one recipe (for agreement).
 _ARCH_TOP1_EXCLUDE = {"10"}  # distillation changes accuracy, not the architecture
-
-
-def custom_steps(edit_refs: Sequence[str]) -> tuple[Step, ...]:
-    """Steps for a user's own edit sequence (registered names or module:function)."""
-    steps = []
-    for i, ref in enumerate(edit_refs):
-        edit = E.get_edit(ref)
-        steps.append(Step(str(i), edit.description, (ref,)))
-    return tuple(steps)
-
-
-def roadmap_steps(include_control: bool = True) -> tuple[Step, ...]:
-    return PAPER_STEPS + (CONTROL_STEPS if include_control else ())
-
-
-def step_specs(steps: Sequence[Step] | None = None, base: NetworkSpec | None = None
-               ) -> list[tuple[Step, NetworkSpec]]:
-    """Apply the steps' edits cumulatively along the path; off-path rows branch off."""
-    steps = tuple(steps) if steps is not None else roadmap_steps()
-    spec = base or zoo.get_spec("mobilenetv3_large_100")
-    by_id: dict[str, NetworkSpec] = {}
-    out = []
-    for step in steps:
-        start = by_id[step.after] if step.after is not None else spec
-        result = E.apply(start, step.edits)
-        result = dataclasses.replace(result, name=f"roadmap_{step.id}")
-        by_id[step.id] = result
-        if step.on_path:
-            spec = result
-        out.append((step, result))
-    return out
-
-
-def roadmap_specs(include_control: bool = True) -> list[tuple[str, NetworkSpec]]:
-    """(step id, spec) for every paper step (and the control row)."""
-    return [(step.id, spec) for step, spec in step_specs(roadmap_steps(include_control))]
 
 
 def _measure_one(spec: NetworkSpec, metrics: Sequence[str], backends: Sequence[str],

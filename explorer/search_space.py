@@ -271,9 +271,9 @@ def _se_pattern(blocks: Sequence[BlockSpec]) -> str:
 
 # -- loading ---------------------------------------------------------------------------
 def resolve_base(ref: str) -> NetworkSpec:
-    """A zoo name, or ``roadmap:<step id>`` (the roadmap module is imported lazily)."""
+    """A zoo name, or ``roadmap:<step id>`` (the paper's steps are built lazily)."""
     if ref.startswith("roadmap:"):
-        from explorer.roadmap import roadmap_specs
+        from explorer.paper import roadmap_specs
 
         step = ref.split(":", 1)[1]
         specs = dict(roadmap_specs())

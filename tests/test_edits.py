@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from explorer import build, edits, roadmap, zoo
+from explorer import build, edits, paper, roadmap, zoo
 from explorer.cli import main
 from explorer.errors import EditError
 from explorer.measure.complexity import count_params
@@ -67,7 +67,7 @@ def test_preconditions_are_named():
 
 
 def test_steps_and_control_row():
-    pairs = roadmap.step_specs()
+    pairs = paper.step_specs()
     ids = [s.id for s, _ in pairs]
     assert ids[0] == "0" and ids[-2] == "10" and ids[-1] == "3-ctrl"
     by_id = {s.id: spec for s, spec in pairs}
@@ -148,7 +148,7 @@ def test_roadmap_table_and_ablation(tmp_path):
     df = pd.read_csv(tmp_path / "roadmap.csv")
     for col in ("step", "edit", "params", "paper_latency_ms", "paper_top1"):
         assert col in df
-    assert df["params"].iloc[0] == 5470832 and len(df) == len(roadmap.roadmap_steps())
+    assert df["params"].iloc[0] == 5470832 and len(df) == len(paper.roadmap_steps())
     ab = pd.read_csv(tmp_path / "roadmap_ablation.csv")
     assert len(ab) == len(roadmap.PAPER_STEPS) + 1
     assert (ab["status"] != "ok").sum() == 1  # without simple_classifier, distill cannot apply

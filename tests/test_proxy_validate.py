@@ -12,7 +12,7 @@ from explorer.candidate import from_spec
 from explorer.cli import main
 from explorer.errors import DataError
 from explorer.measure.proxies import fitted
-from explorer.measure.proxies.validation import load_reference, packaged_references
+from explorer.measure.proxies.reference import load_reference, packaged_references
 from explorer.measure.proxy import DEFAULT_PROXY, score
 from tests.conftest import tiny_spec
 

@@ -87,7 +87,7 @@ def test_fixed_fields(tmp_path):
 
 
 def test_roadmap_base(tmp_path):
-    from explorer.roadmap import roadmap_specs
+    from explorer.paper import roadmap_specs
 
     step, spec = roadmap_specs()[-1]
     space = load_space(_write(tmp_path, {"base": f"roadmap:{step}", "resolution": [160, 224]}))

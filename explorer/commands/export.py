@@ -4,8 +4,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from explorer.commands._common import (add_candidate_args, add_command, candidate_from_args,
-                                       print_json)
+from explorer.commands._common import (
+    add_candidate_args,
+    add_command,
+    candidate_from_args,
+    print_json,
+)
 
 HELP = """Export the deployed (fused) model, exactly what explorer times.
 
@@ -53,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         from pathlib import Path
 
         from explorer.export import FORMATS
-        from explorer.roadmap import roadmap_specs
+        from explorer.paper import roadmap_specs
 
         if Path(args.out).suffix == FORMATS[args.format][0]:
             raise ExplorerError(f"--roadmap writes one file per step: --out must be a "

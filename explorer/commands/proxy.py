@@ -134,7 +134,7 @@ def _proxy_list(text: str) -> list[str]:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from explorer.measure.proxies.validation import packaged_references
+    from explorer.measure.proxies.reference import packaged_references
     from explorer.measure.proxy import DEFAULT_PROXY, list_proxies
 
     for name, desc in list_proxies().items():
@@ -163,7 +163,8 @@ def run_score(args: argparse.Namespace) -> int:
 
 
 def run_validate(args: argparse.Namespace) -> int:
-    from explorer.measure.proxies.validation import load_reference, proxy_names, validate
+    from explorer.measure.proxies.reference import load_reference
+    from explorer.measure.proxies.validation import proxy_names, validate
 
     require_positive(args.limit, "--limit")
     reference = load_reference(args.reference)

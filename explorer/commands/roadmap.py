@@ -102,7 +102,7 @@ def _se_table(metrics: list[str], opts: dict[str, Any], args: argparse.Namespace
 
 def _roadmap_table(metrics: list[str], opts: dict[str, Any], args: argparse.Namespace
                    ) -> list[Path]:
-    from explorer import roadmap, tables
+    from explorer import paper, roadmap, tables
     from explorer.candidate import resolve
     from explorer.errors import ExplorerError
 
@@ -111,8 +111,8 @@ def _roadmap_table(metrics: list[str], opts: dict[str, Any], args: argparse.Name
     if base is None:
         raise ExplorerError(f"--base {ref!r} must be a zoo model or a spec file "
                             "(timm models have no spec to edit)")
-    steps = (roadmap.custom_steps(split_list(args.edits, "--edits"))
-             if args.edits is not None else roadmap.roadmap_steps(not args.no_control))
+    steps = (paper.custom_steps(split_list(args.edits, "--edits"))
+             if args.edits is not None else paper.roadmap_steps(not args.no_control))
     df = roadmap.run_roadmap(steps, base, metrics, **opts)
     agree = roadmap.agreement(df)
     md = tables.roadmap_markdown(df, agree)

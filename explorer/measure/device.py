@@ -5,8 +5,8 @@ Core ML performance report) and writes a CSV; ``explorer latency import FILE.csv
 NAME`` validates it and stores each row in the latency cache; ``--backend device:NAME``
 then reads them like any other backend.
 
-CSV columns: ``model`` (a zoo name, a roadmap step id like ``3a`` or ``step_3a``, or a 16-hex spec hash) and
-``latency_ms`` are required; ``resolution`` (default: the model's, 224 for a hash) and
+CSV columns: ``model`` (a zoo name, a roadmap step id like ``3a`` or ``step_3a``, or a
+16-hex spec hash) and ``latency_ms`` are required; ``resolution`` (default: the model's, 224 for a hash) and
 ``note`` are optional.
 """
 from __future__ import annotations
@@ -48,14 +48,11 @@ def _key(device: str, ident: str, resolution: int) -> dict[str, Any]:
 
 
 def _named_specs() -> dict[str, "NetworkSpec"]:
-    """Zoo models and roadmap steps by name (the roadmap when it exists)."""
+    """Zoo models and roadmap steps by name."""
     from explorer import zoo
+    from explorer.paper import roadmap_specs
 
     specs = {name: zoo.get_spec(name) for name in zoo.list_models()}
-    try:
-        from explorer.roadmap import roadmap_specs
-    except ImportError:
-        return specs
     for step, spec in roadmap_specs():  # 'explorer export --roadmap' writes step_<id>
         specs[step] = specs[f"step_{step}"] = spec
     return specs

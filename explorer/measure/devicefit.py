@@ -98,7 +98,7 @@ def candidate_for(row: Row, folder: Path) -> Candidate:
 
     try:
         if row.model.startswith("roadmap:"):
-            from explorer.roadmap import roadmap_specs
+            from explorer.paper import roadmap_specs
 
             steps = dict(roadmap_specs())
             step = row.model.split(":", 1)[1]
@@ -146,7 +146,7 @@ def imported_rows(device: str, cache_dir: str | Path | None = None
     as fit rows; a row imported by spec hash names no network to build and is listed."""
     from explorer import zoo
     from explorer.measure.device import imported
-    from explorer.roadmap import roadmap_specs
+    from explorer.paper import roadmap_specs
 
     steps = {step for step, _ in roadmap_specs()}
     rows, skipped = [], []

@@ -151,7 +151,7 @@ def build_table(reference: "pd.DataFrame", cache_dir: str | None = None,
 
     from explorer.errors import ExplorerError
     from explorer.measure.proxies.features import cached_features
-    from explorer.measure.proxies.validation import resolve_reference, row_resolution
+    from explorer.measure.proxies.reference import resolve_reference, row_resolution
 
     rows, failed = [], []
     for ref in tqdm(reference.to_dict("records"), desc="features", unit="model",
@@ -184,7 +184,7 @@ def refit(reference: str | None = None, features: Sequence[str] | None = None,
     table and coefficients (to ``out`` or the package data folder) and return the
     held-out figures."""
     from explorer.files import atomic_write_text
-    from explorer.measure.proxies.validation import load_reference
+    from explorer.measure.proxies.reference import load_reference
 
     if alpha is not None and not (math.isfinite(alpha) and alpha > 0):  # before any write
         raise DataError(f"--alpha must be a positive ridge strength, got {alpha:g}")
