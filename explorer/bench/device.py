@@ -12,15 +12,13 @@ examples:
   explorer bench device --profile mine --latencies my_phone.csv --out /tmp/mine.json"""
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import time
 from pathlib import Path
 from typing import Any
 
-from explorer.bench import environment, write_json
-from explorer.commands._common import add_cache_dir, add_command
+from explorer.bench import environment
 from explorer.paper import FAMILY_LATENCY_MS, PAPER_STEPS, SE_TABLE
 
 #: the RepViT family of the paper's Tables 1-2
@@ -65,7 +63,7 @@ def run_bench(profile_ref: str = "iphone12", latencies: str | None = None,
     from explorer.measure.opcost import opcost
     from explorer.measure.profiles import load, shipped_dir
     from explorer.measure.timing import Protocol
-    from explorer.roadmap import step_specs
+    from explorer.paper import step_specs
 
     load_before = os.getloadavg()
     profile = load(profile_ref, cache_dir)
@@ -140,49 +138,3 @@ def run_bench(profile_ref: str = "iphone12", latencies: str | None = None,
         },
         **environment(load_before),
     }
-
-
-def register(sub: argparse._SubParsersAction) -> None:
-    p = add_command(sub, "device", help="device profile vs the paper, out of sample",
-                    description=__doc__)
-    p.add_argument("--profile", default="iphone12", help="profile name or file "
-                   "(default iphone12)")
-    p.add_argument("--latencies", default=None, metavar="CSV",
-                   help="the profile's fit CSV, for its held-out errors (default: the "
-                        "shipped iphone12 fit data)")
-    p.add_argument("--out", default="results/bench/device.json",
-                   help="result JSON (default results/bench/device.json)")
-    add_cache_dir(p)
-    p.set_defaults(func=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    import sys
-
-    from explorer.files import check_writable
-
-    check_writable(args.out, "--out")
-    r = run_bench(args.profile, args.latencies, args.cache_dir, sys.stderr.isatty())
-    write_json(args.out, r)
-    print(f"profile {r['profile']} ({r['fit_csv']}, {r['fit_set']['rows']} rows, no RepViT)")
-    print(f"  fit set leave-one-out median |error| {r['fit_set']['loo']['median_abs_pct_error']}%"
-          f", leave-one-family-out {r['fit_set']['lofo']['median_abs_pct_error']}% "
-          f"(without EfficientNet-B3: "
-          f"{r['fit_set_without_efficientnet_b3']['lofo']['median_abs_pct_error']}%)")
-    print(f"  roadmap Kendall tau {r['roadmap_kendall_tau']} (MACs {r['roadmap_macs_tau']}, "
-          f"params {r['roadmap_params_tau']}); directions right {r['directions_right']}/"
-          f"{len(r['directions'])}; M0.9 / step 0 {r['m0_9_over_step0']} (paper "
-          f"{r['paper_m0_9_over_step0']})")
-    for name, f in r["family"].items():
-        print(f"  {name:<14} predicted {f['predicted_ms']:.3f} ms, paper {f['paper_ms']} ms "
-              f"({f['error_pct']:+.1f}%)")
-    for row in r["se_table"]:
-        if "predicted_ms" in row:
-            print(f"  SE table {row['model']} {row['edit']:<13} predicted "
-                  f"{row['predicted_ms']:.3f} ms, paper {row['paper_ms']} ms "
-                  f"({row['error_pct']:+.1f}%)")
-    print(f"  one cached prediction: median {r['prediction_ms_cached']['median']} ms")
-    print("  targets met: " + ", ".join(f"{k[:-4]} {'yes' if v else 'NO'}"
-                                        for k, v in r["targets"].items() if k.endswith("_met")))
-    print(f"wrote {args.out}")
-    return 0

@@ -9,15 +9,13 @@ both clocks, so a 1-thread CPU time is the cleanest measure of the work itself.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import tempfile
 import time
 from typing import Any
 
-from explorer.bench import environment, write_json
-from explorer.commands._common import add_command
+from explorer.bench import environment
 
 TARGET_S = 10.0
 
@@ -68,36 +66,3 @@ def run_bench(model: str = "repvit_m0_9", repeats: int = 3, threads: int = 1,
         "cpu_target_met": statistics.median(cpu_totals) < TARGET_S, "default": DEFAULT_PROXY,
         **environment(load_before),
     }
-
-
-def register(sub: argparse._SubParsersAction) -> None:
-    p = add_command(sub, "proxy", help="seconds of every zero-cost proxy on a 5M-param model",
-                    description=__doc__)
-    p.add_argument("--model", default="repvit_m0_9", help="zoo/timm model (default "
-                   "repvit_m0_9, 5.1M params)")
-    p.add_argument("--repeats", type=int, default=3, help="repeats (default 3)")
-    p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
-    p.add_argument("--out", default="results/bench/proxy.json",
-                   help="result JSON (default results/bench/proxy.json)")
-    p.set_defaults(func=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    from explorer.errors import ExplorerError
-    from explorer.files import check_writable
-
-    if args.repeats < 1:
-        raise ExplorerError(f"--repeats must be at least 1, got {args.repeats}")
-    check_writable(args.out, "--out")  # before the benchmark, so its results are not lost
-    result = run_bench(args.model, args.repeats, args.threads)
-    write_json(args.out, result)
-    print(f"{'proxy':<10}{'median s':>10}{'cpu s':>8}{'first s':>9}")
-    for name, row in result["proxies"].items():
-        print(f"{name:<10}{row['median_s']:>10.3f}{row['median_cpu_s']:>8.3f}"
-              f"{row['first_s']:>9.3f}")
-    print(f"zero-cost total {result['zero_cost_total_s']:.2f} s wall, "
-          f"{result['zero_cost_total_cpu_s']:.2f} s CPU (target < {TARGET_S:.0f} s: wall "
-          f"{'met' if result['target_met'] else 'NOT met'}, CPU "
-          f"{'met' if result['cpu_target_met'] else 'NOT met'}; load average "
-          f"{result['load_avg_before'][0]:.1f}); wrote {args.out}")
-    return 0

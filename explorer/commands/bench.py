@@ -23,4 +23,4 @@ def register(sub: argparse._SubParsersAction) -> None:
                     description=__doc__)
     bench_sub = p.add_subparsers(dest="bench", required=True, metavar="BENCHMARK")
     for name in BENCHMARKS:
-        importlib.import_module(f"explorer.bench.{name}").register(bench_sub)
+        importlib.import_module(f"explorer.commands.bench_{name}").register(bench_sub)

@@ -3,8 +3,13 @@ from __future__ import annotations
 
 import argparse
 
-from explorer.commands._common import (add_candidate_args, add_command, candidate_from_args,
-                                       print_json, split_list)
+from explorer.commands._common import (
+    add_candidate_args,
+    add_command,
+    candidate_from_args,
+    print_json,
+    split_list,
+)
 
 HELP = """Measure one model: a zoo spec, any timm architecture, or a spec file.
 
