@@ -19,6 +19,7 @@ roadmap: $(STAMP)
 	$(BIN)/explorer roadmap --backend ort,model:iphone12 --out results/ --plot
 
 test: $(STAMP)
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest tests
 
 bench: $(STAMP)
