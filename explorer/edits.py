@@ -32,8 +32,16 @@ from dataclasses import dataclass
 from typing import Callable, Iterable
 
 from explorer.errors import EditError, SpecError
-from explorer.spec import (BlockSpec, DownsampleSpec, HeadSpec, NetworkSpec, StageSpec,
-                           StemSpec, validate)
+from explorer.registry import Registry
+from explorer.spec import (
+    BlockSpec,
+    DownsampleSpec,
+    HeadSpec,
+    NetworkSpec,
+    StageSpec,
+    StemSpec,
+    validate,
+)
 
 EditFn = Callable[[NetworkSpec], NetworkSpec]
 
@@ -65,14 +73,15 @@ class Edit:
             raise EditError(f"{self.name}: result is not a valid spec: {exc}") from None
 
 
-EDITS: dict[str, Edit] = {}
+EDITS: Registry[Edit] = Registry("edit", EditError)
 
 
 def register(name: str, description: str) -> Callable[[EditFn], EditFn]:
-    """Decorator registering an edit under ``name`` (usable from the CLI by that name)."""
+    """Decorator registering an edit under ``name`` (usable from the CLI by that name); a
+    name already taken is refused."""
 
     def wrap(fn: EditFn) -> EditFn:
-        EDITS[name] = Edit(name, description, fn)
+        EDITS.add(name, Edit(name, description, fn))
         return fn
 
     return wrap
@@ -101,7 +110,7 @@ def get_edit(ref: str | Edit | EditFn) -> Edit:
         doc = inspect.getdoc(ref) or ref.__name__
         return Edit(ref.__name__, doc.splitlines()[0], ref)
     if ref in EDITS:
-        return EDITS[ref]
+        return EDITS.get(ref)
     if ":" in ref:
         module_name, _, attr = ref.partition(":")
         try:
@@ -118,8 +127,7 @@ def get_edit(ref: str | Edit | EditFn) -> Edit:
             raise EditError(f"{ref} is not callable")
         edit = get_edit(fn)
         return dataclasses.replace(edit, name=ref)
-    raise EditError(f"unknown edit {ref!r}; registered: {', '.join(EDITS)} "
-                    "(or give module:function)")
+    raise EditError(f"{EDITS.unknown(ref)} (or give module:function)")
 
 
 def apply(spec: NetworkSpec, edits: Iterable[str | Edit | EditFn]) -> NetworkSpec:

@@ -1,15 +1,18 @@
 """One registry mechanism for everything looked up by name: metrics, proxies, latency
 backends, edits and zoo models.
 
-A :class:`Registry` maps names to objects (functions, classes, factories). Registering a
-name twice is refused, so two providers can never silently shadow each other; looking up
-an unknown name raises the registry's own typed error, suggesting the closest names and
-listing the known ones.
+A :class:`Registry` maps names to objects (functions, classes, factories), or to
+``"module:attribute"`` references imported on first use (:meth:`Registry.load`), so an
+optional dependency only matters when its entry is asked for. Registering a name twice is
+refused, so two providers can never silently shadow each other; looking up an unknown name
+raises the registry's own typed error, suggesting the closest names and listing the known
+ones.
 """
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterator
+import importlib
+from collections.abc import Callable, ItemsView, Iterator
 from typing import Any, Generic, TypeVar
 
 from explorer.errors import DuplicateNameError, ExplorerError
@@ -48,6 +51,11 @@ class Registry(Generic[T]):
             raise self.error(self.unknown(name))
         return self._items[name]
 
+    def load(self, name: str) -> Any:
+        """:meth:`get`, importing a ``"module:attribute"`` reference first."""
+        obj = self.get(name)
+        return resolve(obj) if isinstance(obj, str) else obj
+
     def unknown(self, name: str, choices: list[str] | None = None) -> str:
         """The message for an unknown ``name``: the closest names, then every choice."""
         choices = choices if choices is not None else self.names()
@@ -57,6 +65,9 @@ class Registry(Generic[T]):
 
     def names(self) -> list[str]:
         return list(self._items)
+
+    def items(self) -> ItemsView[str, T]:
+        return self._items.items()
 
     def __contains__(self, name: object) -> bool:
         return name in self._items
@@ -74,3 +85,9 @@ class Registry(Generic[T]):
 
     def __delitem__(self, name: str) -> None:
         del self._items[name]
+
+
+def resolve(ref: str) -> Any:
+    """The object a ``"module:attribute"`` reference names (the module is imported)."""
+    module, _, attr = ref.partition(":")
+    return getattr(importlib.import_module(module), attr)

@@ -17,10 +17,26 @@ from explorer import edits as E
 from explorer import zoo
 from explorer.candidate import from_spec
 from explorer.errors import EditError
-from explorer.paper import PAPER_STEPS, SE_TABLE, Step, step_specs
+from explorer.paper import (
+    CONTROL_STEPS,
+    PAPER_STEPS,
+    SE_TABLE,
+    Step,
+    custom_steps,
+    roadmap_specs,
+    roadmap_steps,
+    step_specs,
+)
 from explorer.spec import NetworkSpec
 
 DEFAULT_METRICS = ("params", "macs", "flops", "latency", "proxy")
+
+#: the runner's API; the steps' data and definitions are re-exported from explorer.paper
+__all__ = [
+    "CONTROL_STEPS", "DEFAULT_METRICS", "PAPER_STEPS", "SE_TABLE", "Step", "agreement",
+    "custom_steps", "roadmap_specs", "roadmap_steps", "run_ablation", "run_roadmap",
+    "run_se_table", "se_agreement", "step_specs",
+]
 
 
 #: Steps whose paper top-1 reflects the architecture under one recipe (for agreement).

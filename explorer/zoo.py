@@ -1,38 +1,42 @@
 """Reference specs, named as timm names them.
 
-Variants are data handed to one builder function (the timm way), never anonymous cfg
+Variants are explicit, greppable functions (one line of docstring each) handing their
+data to one builder (the timm way, as in timm's ``models/repvit.py``), never anonymous cfg
 rows. In training form every entry has exactly the parameter count of timm's model of
 the same name (RepViT with its distillation head), which tests/test_zoo.py proves.
 """
 from __future__ import annotations
 
-import difflib
 from typing import Callable
 
 from explorer.errors import UnknownModelError
-from explorer.spec import (BlockSpec, DownsampleSpec, HeadSpec, NetworkSpec, RecipeSpec,
-                           StageSpec, StemSpec)
+from explorer.registry import Registry
+from explorer.spec import (
+    BlockSpec,
+    DownsampleSpec,
+    HeadSpec,
+    NetworkSpec,
+    RecipeSpec,
+    StageSpec,
+    StemSpec,
+)
 
-_REGISTRY: dict[str, Callable[[], NetworkSpec]] = {}
+#: zoo name -> the function building its spec
+MODELS: Registry[Callable[[], NetworkSpec]] = Registry("zoo model", UnknownModelError)
 
 
 def register(fn: Callable[[], NetworkSpec]) -> Callable[[], NetworkSpec]:
-    _REGISTRY[fn.__name__] = fn
-    return fn
+    """Decorator registering a spec function under its own name (taken names refused)."""
+    return MODELS.add(fn.__name__, fn)
 
 
 def list_models() -> list[str]:
-    return sorted(_REGISTRY)
+    return sorted(MODELS)
 
 
 def get_spec(name: str) -> NetworkSpec:
     """The zoo spec called ``name``; an unknown name suggests the closest ones."""
-    if name not in _REGISTRY:
-        close = difflib.get_close_matches(name, list(_REGISTRY), n=3)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise UnknownModelError(f"unknown zoo model {name!r}{hint} "
-                                f"(zoo: {', '.join(list_models())})")
-    return _REGISTRY[name]()
+    return MODELS.get(name)()
 
 
 def _ir(width: int, kernel: int, expansion: float, act: str, stride: int = 1,
@@ -83,22 +87,42 @@ def repvit(widths: tuple[int, ...], depths: tuple[int, ...], name: str = "",
     )
 
 
-# RepViT family (paper Table 1; widths/depths from the official cfgs, facts section 2b).
-_REPVIT = {
-    "repvit_m0_6": ((40, 80, 160, 320), (1, 1, 8, 1)),  # official repo only, not in timm
-    "repvit_m0_9": ((48, 96, 192, 384), (2, 2, 14, 2)),
-    "repvit_m1_0": ((56, 112, 224, 448), (2, 2, 14, 2)),
-    "repvit_m1_1": ((64, 128, 256, 512), (2, 2, 12, 2)),
-    "repvit_m1_5": ((64, 128, 256, 512), (4, 4, 24, 4)),
-    "repvit_m2_3": ((80, 160, 320, 640), (6, 6, 34, 2)),
-}
+# The RepViT family (paper Table 1; widths and depths from the official repository's cfgs,
+# as timm's models/repvit.py has them).
+@register
+def repvit_m0_6() -> NetworkSpec:
+    """RepViT-M0.6: in the official repository only, not in timm."""
+    return repvit((40, 80, 160, 320), (1, 1, 8, 1), name="repvit_m0_6")
 
-for _name, (_w, _d) in _REPVIT.items():
-    def _make(w: tuple[int, ...] = _w, d: tuple[int, ...] = _d, n: str = _name) -> NetworkSpec:
-        return repvit(w, d, name=n)
 
-    _make.__name__ = _name
-    register(_make)
+@register
+def repvit_m0_9() -> NetworkSpec:
+    """RepViT-M0.9: the end of the paper's roadmap (section 3)."""
+    return repvit((48, 96, 192, 384), (2, 2, 14, 2), name="repvit_m0_9")
+
+
+@register
+def repvit_m1_0() -> NetworkSpec:
+    """RepViT-M1.0: M0.9's depths, wider stages."""
+    return repvit((56, 112, 224, 448), (2, 2, 14, 2), name="repvit_m1_0")
+
+
+@register
+def repvit_m1_1() -> NetworkSpec:
+    """RepViT-M1.1: wider again, two fewer blocks in stage 3."""
+    return repvit((64, 128, 256, 512), (2, 2, 12, 2), name="repvit_m1_1")
+
+
+@register
+def repvit_m1_5() -> NetworkSpec:
+    """RepViT-M1.5: M1.1's widths, twice the depth."""
+    return repvit((64, 128, 256, 512), (4, 4, 24, 4), name="repvit_m1_5")
+
+
+@register
+def repvit_m2_3() -> NetworkSpec:
+    """RepViT-M2.3: the largest variant."""
+    return repvit((80, 160, 320, 640), (6, 6, 34, 2), name="repvit_m2_3")
 
 #: Zoo names that timm also builds (for parity tests and reference measurements).
 TIMM_NAMES = [n for n in list_models() if n != "repvit_m0_6"]

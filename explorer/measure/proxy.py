@@ -2,8 +2,8 @@
 
 We cannot train ImageNet models here, so every candidate gets a *proxy* score whose
 only job is to rank architectures like their ImageNet top-1 would. Each proxy is a
-:class:`Proxy` subclass registered by name in :data:`PROXIES` ("name" ->
-"module:Class", imported lazily as :data:`explorer.measure.METRICS` is). Higher is
+:class:`Proxy` subclass registered by name in :data:`PROXIES` as ``"module:Class"``,
+imported on first use as :data:`explorer.measure.METRICS` entries are. Higher is
 always better. A proxy is deterministic for a given seed and records its own compute
 time; a non-finite score is an error (:class:`ProxyError`), never a silent NaN.
 
@@ -13,7 +13,6 @@ published ImageNet accuracies (see :mod:`explorer.measure.proxies.validation`).
 from __future__ import annotations
 
 import copy
-import importlib
 import math
 import random
 import time
@@ -24,23 +23,23 @@ import torch
 from torch import nn
 
 from explorer.errors import ExplorerError, ProxyError
+from explorer.registry import Registry
 
 if TYPE_CHECKING:
     from explorer.candidate import Candidate
 
 #: proxy name -> "module:Class"
-PROXIES: dict[str, str] = {
-    "params": "explorer.measure.proxies.baselines:Params",
-    "macs": "explorer.measure.proxies.baselines:Macs",
-    "synflow": "explorer.measure.proxies.zero_cost:SynFlow",
-    "snip": "explorer.measure.proxies.zero_cost:Snip",
-    "grad_norm": "explorer.measure.proxies.zero_cost:GradNorm",
-    "naswot": "explorer.measure.proxies.zero_cost:NASWOT",
-    "zico": "explorer.measure.proxies.zero_cost:ZiCo",
-    "zen": "explorer.measure.proxies.zero_cost:Zen",
-    "train": "explorer.measure.proxies.train:ShortTraining",
-    "fitted": "explorer.measure.proxies.fitted:Fitted",
-}
+PROXIES: Registry[str] = Registry("proxy", ProxyError)
+PROXIES.add("params", "explorer.measure.proxies.baselines:Params")
+PROXIES.add("macs", "explorer.measure.proxies.baselines:Macs")
+PROXIES.add("synflow", "explorer.measure.proxies.zero_cost:SynFlow")
+PROXIES.add("snip", "explorer.measure.proxies.zero_cost:Snip")
+PROXIES.add("grad_norm", "explorer.measure.proxies.zero_cost:GradNorm")
+PROXIES.add("naswot", "explorer.measure.proxies.zero_cost:NASWOT")
+PROXIES.add("zico", "explorer.measure.proxies.zero_cost:ZiCo")
+PROXIES.add("zen", "explorer.measure.proxies.zero_cost:Zen")
+PROXIES.add("train", "explorer.measure.proxies.train:ShortTraining")
+PROXIES.add("fitted", "explorer.measure.proxies.fitted:Fitted")
 
 #: the zero-cost proxies (computed from an untrained network in seconds)
 ZERO_COST = ("synflow", "snip", "grad_norm", "naswot", "zico", "zen")
@@ -133,9 +132,8 @@ def proxy_class(name: str) -> type[Proxy]:
     if name == "default":
         name = DEFAULT_PROXY
     if name not in PROXIES:
-        raise ProxyError(f"unknown proxy {name!r}; choose from default, {', '.join(PROXIES)}")
-    module, cls = PROXIES[name].split(":")
-    return getattr(importlib.import_module(module), cls)
+        raise ProxyError(PROXIES.unknown(name, ["default", *PROXIES]))
+    return PROXIES.load(name)
 
 
 def get_proxy(name: str, **options: Any) -> Proxy:

@@ -51,10 +51,9 @@ def worker_main(config: SearchConfig, index: int) -> None:
     """Entry point of a worker process: ``worker_init`` hook, then :func:`run_worker`."""
     warnings.filterwarnings("ignore")
     if config.worker_init:
-        import importlib
+        from explorer.registry import resolve
 
-        module, func = config.worker_init.split(":")
-        getattr(importlib.import_module(module), func)()
+        resolve(config.worker_init)()
     try:
         run_worker(config)
     except ExplorerError as exc:  # one line, like the CLI; the parent process reports too
