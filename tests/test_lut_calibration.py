@@ -156,3 +156,52 @@ def test_calibration_networks_span_the_spaces_sizes():
         assert mine[0].hash == space.smallest().hash and mine[-1].hash == space.largest().hash
         # spread: the middle picks are not bunched (random draws crowd the median)
         assert len({m // (macs[-1] // 20) for m in macs}) >= 5
+
+
+def test_a_disturbed_round_is_retaken_not_kept(tmp_path, monkeypatch):
+    """A take during which the process got too little CPU (another process held the core)
+    is retaken, never kept; after MAX_RETAKES the least disturbed take stands, marked."""
+    from explorer.measure.timing import disturbed
+
+    shares: list[float] = []
+
+    def measure(candidate, impl, threads, no_cache, cache_dir, protocol):
+        share = shares.pop(0)
+        return {"latency_ms": 5.0 if share > 0.9 else 10.0 / share, "cpu_share": share,
+                "threads": 1, "clock": "thread_cpu"}
+    monkeypatch.setattr(lut, "measure_with", measure)
+    monkeypatch.setattr(lut, "runtime", lambda name: None)
+    spec = networks()[0]
+    shares[:] = [0.5, 0.97, 0.99]  # round 1: disturbed, retaken; round 2: clean
+    (first, second), = lut.real_latencies([spec], "x", 1, tmp_path, "x", progress=False)
+    assert first == {"latency_ms": 5.0, "cpu_share": 0.97, "retakes": 1, "disturbed": False}
+    assert second["retakes"] == 0 and lut.best([first, second]) == 5.0 and not shares
+    shares[:] = [0.5, 0.6, 0.4, 0.3] + [0.98]  # never clean: the best of 1 + 3 takes stays
+    (first, second), = lut.real_latencies([spec], "x", 1, tmp_path, "x", progress=False)
+    assert first["retakes"] == lut.MAX_RETAKES and first["disturbed"]
+    assert first["cpu_share"] == 0.6 and not second["disturbed"]
+    assert disturbed({"cpu_share": 0.5, "threads": 1, "clock": "thread_cpu"})
+    assert disturbed({"cpu_share": 1.5, "threads": 2, "clock": "wall"})
+    assert not disturbed({"cpu_share": 1.95, "threads": 2, "clock": "wall"})
+    assert not disturbed({"cpu_share": 0.1, "threads": None, "clock": "cuda_events"})
+    assert not disturbed({"latency_ms": 3.0})  # cached before shares were recorded
+
+
+def test_timing_records_the_cpu_share():
+    """A runner that waits off the CPU (as when pre-empted) gets a low share; one that
+    computes gets more (not asserted near 1: this machine is shared)."""
+    import time
+
+    from explorer.measure.timing import QUICK, time_runner
+
+    def waiting() -> float:
+        time.sleep(0.002)
+        return 0.002
+
+    def computing() -> float:
+        start = time.perf_counter()
+        while time.perf_counter() - start < 0.002:
+            pass
+        return 0.002
+    idle, busy = time_runner(waiting, QUICK), time_runner(computing, QUICK)
+    assert idle.cpu_share < 0.2 and busy.cpu_share > idle.cpu_share

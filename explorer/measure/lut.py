@@ -34,7 +34,7 @@ from explorer.machine import fingerprint, versions
 from explorer.measure.backends.base import measure_with
 from explorer.measure.backends.runtimes import runtime
 from explorer.measure.cache import Cache, default_cache_dir
-from explorer.measure.timing import Protocol, time_runner
+from explorer.measure.timing import Protocol, disturbed, time_runner
 
 if TYPE_CHECKING:
     from torch import nn
@@ -330,27 +330,41 @@ def _progress(items: Sequence, desc: str, show: bool, unit: str = "net") -> Iter
 ROUNDS = 2
 
 
+#: a round timed while another process competed for the core is retaken up to this often
+MAX_RETAKES = 3
+
+
 def real_latencies(specs: Sequence["NetworkSpec"], backend: str, threads: int,
                    cache_dir: str | Path | None, desc: str,
-                   progress: bool = True) -> list[list[float]]:
-    """Every network's median latency in each of :data:`ROUNDS` rounds, the rounds taken
-    one after the other over all networks (the first may come from the cache), so a
-    burst of interference on the shared machine hits one round of a network, not all."""
+                   progress: bool = True) -> list[list[dict[str, Any]]]:
+    """Every network's rounds (:data:`ROUNDS` of them), each a median latency with its
+    ``cpu_share`` and ``retakes``. Rounds are taken one after the other over all networks
+    (the first may come from the cache), so a burst of interference hits one round of a
+    network, not all; a round measured while another process competed for the core
+    (:func:`explorer.measure.timing.disturbed`) is retaken, not kept -- up to
+    :data:`MAX_RETAKES` times, then the least disturbed take stands, marked ``disturbed``."""
     from explorer.candidate import from_spec
 
     candidates = [from_spec(spec) for spec in specs]
-    rounds: list[list[float]] = [[] for _ in specs]
+    rounds: list[list[dict[str, Any]]] = [[] for _ in specs]
     todo = [(r, i) for r in range(ROUNDS) for i in range(len(specs))]
     for r, i in _progress(todo, desc, progress, unit="run"):
-        row = measure_with(candidates[i], runtime(backend), threads, no_cache=r > 0,
-                           cache_dir=cache_dir, protocol=NETWORK_PROTOCOL)
-        rounds[i].append(row["latency_ms"])
+        takes = [measure_with(candidates[i], runtime(backend), threads, no_cache=r > 0,
+                              cache_dir=cache_dir, protocol=NETWORK_PROTOCOL)]
+        while disturbed(takes[-1]) and len(takes) <= MAX_RETAKES:
+            takes.append(measure_with(candidates[i], runtime(backend), threads,
+                                      no_cache=True, cache_dir=cache_dir,
+                                      protocol=NETWORK_PROTOCOL))
+        kept = next((t for t in takes if not disturbed(t)),
+                    max(takes, key=lambda t: t.get("cpu_share") or 0.0))
+        rounds[i].append({"latency_ms": kept["latency_ms"], "cpu_share": kept.get("cpu_share"),
+                          "retakes": len(takes) - 1, "disturbed": disturbed(kept)})
     return rounds
 
 
-def best(medians: list[float]) -> float:
+def best(rounds: list[dict[str, Any]]) -> float:
     """Interference only ever slows a run down: the lowest round median is the estimate."""
-    return min(medians)
+    return min(r["latency_ms"] for r in rounds)
 
 
 def build_table(specs: Sequence["NetworkSpec"], calibration: Sequence["NetworkSpec"],
@@ -440,19 +454,24 @@ def validate(table: LatencyTable, specs: Sequence["NetworkSpec"],
     if "fitted" in cal:  # the fitted calibration, applied or not
         predictors["calibrated"] = cal if table.calibrated else cal["fitted"]
     rows = []
-    for spec, group_sums, medians in zip(held_out, sums, rounds):
-        measured = best(medians)
+    for spec, group_sums, taken in zip(held_out, sums, rounds):
+        measured = best(taken)
         preds = {name: apply(c, group_sums) for name, c in predictors.items()}
         rows.append({"name": spec.name, "spec_hash": spec.hash,
                      "predicted_ms": preds[applied], "measured_ms": measured,
-                     "round_medians_ms": medians,
+                     "round_medians_ms": [r["latency_ms"] for r in taken],
+                     "round_cpu_shares": [r["cpu_share"] for r in taken],
+                     "retakes": sum(r["retakes"] for r in taken),
+                     "disturbed_rounds": sum(r["disturbed"] for r in taken),
                      "error_pct": 100 * (preds[applied] - measured) / measured,
                      "error_pct_by_predictor": {name: 100 * (p - measured) / measured
                                                 for name, p in preds.items()}})
     by = {name: error_summary([r["error_pct_by_predictor"][name] for r in rows])
           for name in predictors}
     return {"backend": table.backend, "threads": table.threads, "samples": len(rows),
-            "rounds": ROUNDS, "applied": cal.get("chosen", PLAIN), **by[applied],
+            "rounds": ROUNDS, "retakes": sum(r["retakes"] for r in rows),
+            "disturbed_rounds_kept": sum(r["disturbed_rounds"] for r in rows),
+            "applied": cal.get("chosen", PLAIN), **by[applied],
             "by_predictor": by,
             "excluded_calibration_networks": len(specs) - len(held_out),
             "table_entries": len(table.entries), "calibration": table.calibration,

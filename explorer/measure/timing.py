@@ -2,7 +2,8 @@
 
 Warm up, then time runs in batches until the median stops moving (relative change below
 ``rel_tol`` between batches) or a time limit is hit, so a noisy machine gets more samples
-instead of a wrong number. The runner times itself, which keeps one protocol for host and device timing:
+instead of a wrong number. The runner times itself, which keeps one protocol for host and
+device timing:
 
 * ``thread_cpu`` -- CPU time of the calling thread. With one intra-op thread onnxruntime
   and PyTorch compute on the calling thread, so this is the inference's own cost and a
@@ -12,6 +13,14 @@ instead of a wrong number. The runner times itself, which keeps one protocol for
 * CUDA backends time with CUDA events.
 
 ``clock='auto'`` picks ``thread_cpu`` where it is valid, else ``wall``.
+
+Every timing also records its ``cpu_share``: CPU seconds the process got per wall second
+while the timed runs ran. An undisturbed single-threaded inference gets ~1.0 (``threads``
+with several); another process competing for the core shows as a lower share, so a
+caller can tell a disturbed measurement and retake it (:func:`disturbed`) instead of
+averaging it in. (Contention it cannot see -- a neighbour on the *other* core sharing
+caches and memory bandwidth -- slows even CPU-clock timings; medians and repeated rounds
+are the guard there.)
 """
 from __future__ import annotations
 
@@ -71,12 +80,14 @@ class Timing:
     cv: float
     samples: int
     stable: bool  # the median settled within rel_tol before the time limit
+    cpu_share: float | None = None  # process CPU s per wall s during the timed runs
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def summarize(samples_s: list[float], stable: bool = True) -> Timing:
+def summarize(samples_s: list[float], stable: bool = True,
+              cpu_share: float | None = None) -> Timing:
     """Median, interquartile range and coefficient of variation (std / mean)."""
     ms = [s * 1e3 for s in samples_s]
     if len(ms) >= 2:
@@ -85,7 +96,7 @@ def summarize(samples_s: list[float], stable: bool = True) -> Timing:
     else:
         q1 = q3 = ms[0]
         cv = 0.0
-    return Timing(statistics.median(ms), q3 - q1, cv, len(ms), stable)
+    return Timing(statistics.median(ms), q3 - q1, cv, len(ms), stable, cpu_share)
 
 
 def time_runner(run: Runner, protocol: Protocol = Protocol()) -> Timing:
@@ -98,14 +109,35 @@ def time_runner(run: Runner, protocol: Protocol = Protocol()) -> Timing:
     batch = max(5, int(protocol.batch_s / per_run))
     samples: list[float] = []
     previous: float | None = None
-    began = time.perf_counter()
+    began, cpu_began = time.perf_counter(), time.process_time()
+
+    def done(stable: bool) -> Timing:
+        wall = time.perf_counter() - began
+        share = (time.process_time() - cpu_began) / wall if wall > 0 else None
+        return summarize(samples, stable, share)
+
     while True:
         samples.extend(run() for _ in range(batch))
         median = statistics.median(samples)
         settled = previous is not None and abs(median - previous) <= protocol.rel_tol * previous
         if len(samples) >= protocol.min_samples and settled:
-            return summarize(samples, stable=True)
+            return done(stable=True)
         if (time.perf_counter() - began >= protocol.max_s
                 or len(samples) >= protocol.max_samples):
-            return summarize(samples, stable=False)
+            return done(stable=False)
         previous = median
+
+
+#: a measurement whose process got less CPU than this share of each thread's wall time
+#: competed with another process for the core
+UNDISTURBED_SHARE = 0.9
+
+
+def disturbed(row: dict[str, Any]) -> bool:
+    """Whether a latency row was timed while another process competed for its cores (its
+    ``cpu_share`` below :data:`UNDISTURBED_SHARE` per thread). GPU timings and rows
+    without a share (cached before it was recorded) are not judged."""
+    share = row.get("cpu_share")
+    if share is None or row.get("clock") == "cuda_events":
+        return False
+    return share < UNDISTURBED_SHARE * (row.get("threads") or 1)

@@ -89,7 +89,8 @@ class Backend:
 
 def timing_row(timing: Timing) -> dict[str, Any]:
     return {"latency_ms": timing.median_ms, "latency_iqr_ms": timing.iqr_ms,
-            "latency_cv": timing.cv, "samples": timing.samples, "stable": timing.stable}
+            "latency_cv": timing.cv, "samples": timing.samples, "stable": timing.stable,
+            "cpu_share": timing.cpu_share}
 
 
 def check_threads(threads: int) -> int:
