@@ -148,3 +148,20 @@ def test_clock_choice(monkeypatch):
     with pytest.raises(BackendError, match="cannot be timed with the thread CPU clock"):
         ort.clock_for(2, Protocol(clock="thread_cpu"))
     assert get_backend("cuda").clock_for(1, Protocol()) == "cuda_events"
+
+
+def test_a_spec_is_exported_once_across_thread_counts(tmp_path, monkeypatch):
+    """Measuring a candidate again at another thread count loads the ONNX it already
+    exported (the export costs about as much as the timing): one export per spec."""
+    exports = []
+    real = ort_backend.onnx_bytes
+    monkeypatch.setattr(ort_backend, "onnx_bytes", lambda *a: exports.append(a[2]) or real(*a))
+    c = from_spec(tiny_spec(resolution=32))
+    one = quick(c, cache_dir=tmp_path, threads=1)
+    two = quick(c, cache_dir=tmp_path, threads=2)
+    assert one["threads"] == 1 and two["threads"] == 2 and two["cached"] is False
+    assert exports == [c.name]
+    assert quick(c, cache_dir=tmp_path, threads=1, no_cache=True)["cached"] is False
+    assert len(exports) == 1
+    quick(from_spec(tiny_spec(resolution=40)), cache_dir=tmp_path)  # another network
+    assert len(exports) == 2
