@@ -15,7 +15,7 @@ import importlib
 
 from explorer.commands._common import add_command
 
-BENCHMARKS = ["latency", "proxy", "search", "device", "counts", "lut"]
+BENCHMARKS = ["latency", "proxy", "search", "device", "counts", "lut", "scale"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
