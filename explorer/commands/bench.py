@@ -15,7 +15,8 @@ import importlib
 
 from explorer.commands._common import add_command
 
-BENCHMARKS = ["latency", "proxy", "search", "device", "counts", "lut", "scale"]
+BENCHMARKS = ["latency", "proxy", "search", "device", "counts", "lut", "scale", "startup",
+              "cost"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
