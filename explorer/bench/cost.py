@@ -8,13 +8,11 @@ fuse are paid once per candidate, so the second measurement shows them as ~0 too
 """
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 from typing import Any
 
-from explorer.bench import environment, write_json
-from explorer.commands._common import add_command
+from explorer.bench import environment
 
 STEPS = ("build", "fuse", "export", "time", "total")
 
@@ -42,34 +40,3 @@ def run_bench(models: list[str], backend: str = "ort", threads: tuple[int, int] 
             "median_seconds": {label: {k: statistics.median(r[label][k] for r in rows.values())
                                        for k in STEPS} for label in (first, second)},
             **environment(load_before)}
-
-
-def register(sub: argparse._SubParsersAction) -> None:
-    p = add_command(sub, "cost", help="per-candidate seconds: build, fuse, export, timing",
-                    description=__doc__)
-    p.add_argument("--backend", default="ort", help="runtime (default ort)")
-    p.add_argument("--models", default=None,
-                   help="comma-separated zoo models (default: the whole zoo)")
-    p.add_argument("--out", default="results/bench/cost.json",
-                   help="result JSON (default results/bench/cost.json)")
-    p.set_defaults(func=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    import sys
-
-    from explorer import zoo
-    from explorer.commands._common import split_list
-    from explorer.files import check_writable
-
-    check_writable(args.out, "--out")
-    models = split_list(args.models, "--models") if args.models else zoo.list_models()
-    result = run_bench(models, args.backend, progress=sys.stderr.isatty())
-    write_json(args.out, result)
-    print(f"{'model':<24}{'threads':>8}" + "".join(f"{k:>8}" for k in STEPS))
-    for name, per in result["models"].items():
-        for label, row in per.items():
-            print(f"{name:<24}{label.split('_')[1]:>8}" + "".join(f"{row[k]:>8.2f}"
-                                                               for k in STEPS))
-    print(f"wrote {args.out}")
-    return 0

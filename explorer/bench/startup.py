@@ -9,7 +9,6 @@ imports -- none, so argparse answers before any of them loads.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import resource
 import statistics
@@ -18,8 +17,7 @@ import sys
 import time
 from typing import Any
 
-from explorer.bench import environment, write_json
-from explorer.commands._common import add_command
+from explorer.bench import environment
 
 TARGET_S = 0.3
 COMMANDS = (["--help"], ["search", "--help"], ["--version"], ["measure", "--no-such-flag"])
@@ -53,29 +51,3 @@ def run_bench(repeats: int = 5) -> dict[str, Any]:
 def _children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
-
-
-def register(sub: argparse._SubParsersAction) -> None:
-    p = add_command(sub, "startup", help="CLI answer time (--help, --version, errors)",
-                    description=__doc__)
-    p.add_argument("--repeats", type=int, default=5, help="runs per command (default 5)")
-    p.add_argument("--out", default="results/bench/startup.json",
-                   help="result JSON (default results/bench/startup.json)")
-    p.set_defaults(func=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    from explorer.commands._common import require_positive
-    from explorer.files import check_writable
-
-    require_positive(args.repeats, "--repeats")
-    check_writable(args.out, "--out")
-    result = run_bench(args.repeats)
-    write_json(args.out, result)
-    for argv, row in result["commands"].items():
-        print(f"explorer {argv:<24} median {row['median_s']:.3f} s wall "
-              f"({row['median_cpu_s']:.3f} s CPU), max {row['max_s']:.3f} s")
-    print(f"target <= {TARGET_S} s: {'met' if result['target_met'] else 'missed'}; heavy "
-          f"modules imported building the parser: "
-          f"{result['heavy_modules_imported_by_the_parser'] or 'none'}; wrote {args.out}")
-    return 0

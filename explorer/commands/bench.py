@@ -7,6 +7,11 @@ examples:
   explorer bench proxy                                  # seconds of every zero-cost proxy
   explorer bench search --trials 100 --seed 2           # TPE vs random; trials per minute
   explorer bench device                                 # iphone12 profile vs the paper
+  explorer bench counts                                 # analytic counts == fvcore, exactly
+  explorer bench lut                                    # predictor on a fresh cache, 3 seeds
+  explorer bench scale                                  # 1,000-trial lut study; MO vs random
+  explorer bench cost                                   # per-candidate build/fuse/export/time
+  explorer bench startup                                # CLI answer time
   explorer bench latency --models repvit_m0_9 --repeats 2 --out /tmp/quick.json"""
 from __future__ import annotations
 
