@@ -6,7 +6,6 @@ its deployed (fused) form are built lazily, once.
 """
 from __future__ import annotations
 
-import difflib
 import hashlib
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -18,6 +17,7 @@ from torch import nn
 
 from explorer import footprint
 from explorer.errors import SpecError, UnknownModelError
+from explorer.registry import did_you_mean
 from explorer.spec import MIN_RESOLUTION, NetworkSpec, load_spec
 
 
@@ -98,9 +98,8 @@ def from_timm(name: str, resolution: int = 224) -> Candidate:
     import timm
 
     if not timm.is_model(name):
-        close = difflib.get_close_matches(name, timm.list_models(), n=3)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise UnknownModelError(f"unknown timm model {name!r}{hint}")
+        raise UnknownModelError(f"unknown timm model {name!r}"
+                                f"{did_you_mean(name, timm.list_models())}")
     if isinstance(resolution, bool) or not isinstance(resolution, int) \
             or resolution < MIN_RESOLUTION:
         raise SpecError(f"resolution must be a whole number of at least {MIN_RESOLUTION} px, "
@@ -129,10 +128,8 @@ def resolve(ref: str, kind: str = "auto", resolution: int | None = None) -> Cand
         except UnknownModelError:
             if kind == "timm":
                 raise
-            close = difflib.get_close_matches(ref, zoo.list_models(), n=2)
-            hint = f"; did you mean {', '.join(close)}?" if close else ""
             raise UnknownModelError(f"{ref!r} is not a zoo model, a timm model or a spec file"
-                                    f"{hint}") from None
+                                    f"{did_you_mean(ref, zoo.list_models(), n=2)}") from None
     else:
         raise ValueError(f"unknown candidate kind {kind!r}")
     if resolution is not None and resolution != spec.resolution:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
-from collections.abc import Callable, ItemsView, Iterator
+from collections.abc import Callable, ItemsView, Iterable, Iterator
 from typing import Any, Generic, TypeVar
 
 from explorer.errors import DuplicateNameError, ExplorerError
@@ -59,9 +59,8 @@ class Registry(Generic[T]):
     def unknown(self, name: str, choices: list[str] | None = None) -> str:
         """The message for an unknown ``name``: the closest names, then every choice."""
         choices = choices if choices is not None else self.names()
-        close = difflib.get_close_matches(name, choices, n=3, cutoff=0.6)
-        hint = f"; did you mean {' or '.join(close)}?" if close else ""
-        return f"unknown {self.kind} {name!r}{hint}; choose from {', '.join(choices)}"
+        return f"unknown {self.kind} {name!r}{did_you_mean(name, choices)}; choose from " \
+               f"{', '.join(choices)}"
 
     def names(self) -> list[str]:
         return list(self._items)
@@ -91,3 +90,9 @@ def resolve(ref: str) -> Any:
     """The object a ``"module:attribute"`` reference names (the module is imported)."""
     module, _, attr = ref.partition(":")
     return getattr(importlib.import_module(module), attr)
+
+
+def did_you_mean(name: str, choices: Iterable[str], n: int = 3) -> str:
+    """``"; did you mean a, b?"`` with the names closest to ``name``, or ``""``."""
+    close = difflib.get_close_matches(name, list(choices), n=n)
+    return f"; did you mean {', '.join(close)}?" if close else ""

@@ -37,3 +37,10 @@ def test_every_measure_module_is_in_a_layer():
                 for m in pkgutil.iter_modules(explorer.measure.backends.__path__)}
     modules = (modules - {"backends"}) | backends
     assert modules <= named, sorted(modules - named)
+
+
+def test_argparse_only_in_the_cli_layer():
+    package = ROOT / "explorer"
+    users = sorted(str(p.relative_to(package)) for p in package.rglob("*.py")
+                   if "argparse" in p.read_text(encoding="utf-8"))
+    assert users and all(u == "cli.py" or u.startswith("commands/") for u in users), users

@@ -104,8 +104,9 @@ def spec_of(study: Any, number: int) -> NetworkSpec:
                                name=f"{study.study_name}-trial{number}")
 
 
-def load_result(storage: str | None, study: str) -> SearchResult:
-    """Open an existing study for tables and exports."""
+def load_result(storage: str | Any | None, study: str) -> SearchResult:
+    """Open an existing study for tables and exports (``storage``: a URL, a path or an
+    Optuna storage object)."""
     import optuna
 
     quiet_optuna()

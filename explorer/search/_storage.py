@@ -56,10 +56,9 @@ def check_storage(config: "SearchConfig") -> None:
     """Fail loudly if the SQLite file the search started with was deleted or replaced:
     the trials written to it are gone, so reporting them as done would be a lie."""
     if config.storage_id is not None and file_id(config.storage) != config.storage_id:
-        raise StorageError(f"the study database {sqlite_file(url_of(config.storage))} "
-                           "was deleted "
-                           "or replaced during the search; its trials are lost (re-run to "
-                           f"start study {config.study!r} afresh)")
+        raise StorageError(f"the study database {sqlite_file(url_of(config.storage))} was "
+                           "deleted or replaced during the search; its trials are lost "
+                           f"(re-run to start study {config.study!r} afresh)")
 
 
 def _postgres_driver() -> str:
