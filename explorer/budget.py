@@ -62,11 +62,14 @@ class Budget:
     ref_ms: float | None = None  # the reference's own latency on the study's backend
 
     def describe(self) -> str:
-        """``13.2 ms`` or ``13.2 ms = 1.1 x repvit_m0_9 (12 ms)``."""
+        """``25 ms``, ``12 ms = repvit_m0_9's latency`` or
+        ``13.2 ms = 1.1 x repvit_m0_9's latency (12 ms)``."""
         if self.ref is None or self.ref_ms is None:
             return f"{self.ms:.4g} ms"
-        times = "" if self.ref.factor == 1 else f"{self.ref.factor:g} x "
-        return f"{self.ms:.4g} ms = {times}{self.ref.model} ({self.ref_ms:.4g} ms)"
+        if self.ref.factor == 1:
+            return f"{self.ms:.4g} ms = {self.ref.model}'s latency"
+        return (f"{self.ms:.4g} ms = {self.ref.factor:g} x {self.ref.model}'s latency "
+                f"({self.ref_ms:.4g} ms)")
 
     def attrs(self) -> dict[str, Any]:
         """What a study stores (see :data:`ATTRS`)."""

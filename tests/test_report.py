@@ -147,7 +147,7 @@ def test_cli_pareto_and_report_with_a_budget_ref(storage, tmp_path):
     from tests import search_fakes
 
     ref_ms = search_fakes.latency(resolve("repvit_m0_9"))["latency_ms"]
-    drawn = f"{0.5 * ref_ms:.4g} ms = 0.5 x repvit_m0_9 ({ref_ms:.4g} ms)"
+    drawn = f"{0.5 * ref_ms:.4g} ms = 0.5 x repvit_m0_9's latency ({ref_ms:.4g} ms)"
     out = tmp_path / "out"
     common = ["--study", "demo", "--storage", storage, "--out", str(out), "--no-references",
               "--no-roadmap", "--budget-ref", "repvit_m0_9:0.5"]

@@ -38,7 +38,8 @@ def test_bench_search_budget_ref_sets_both_runs_budgets(monkeypatch, tmp_path):
     report = run_bench("search_spaces/repvit.yaml", 3, 1, 0, None, {"cache_dir": str(tmp_path)},
                        budget_ref="repvit_m1_0:1.5")
     assert report["budget_ms"] == pytest.approx(1.5 * ref_ms)
-    assert report["budget_rule"].endswith("= 1.5 x repvit_m1_0 (%.4g ms) on lut" % ref_ms)
+    assert report["budget_rule"].endswith(f"= 1.5 x repvit_m1_0's latency ({ref_ms:.4g} ms) "
+                                          "on lut")
     ort = report["measured_latency_run"]
     assert ort["budget_ms"] == pytest.approx(1.5 * ref_ms)
     assert ort["budget_rule"].endswith(" on ort")

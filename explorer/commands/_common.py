@@ -40,6 +40,15 @@ def add_candidate_args(p: argparse.ArgumentParser, required: bool = True) -> Non
                    help="input resolution (default: the spec's, 224 for timm models)")
 
 
+def add_budget_args(p: argparse.ArgumentParser, ms_help: str, ref_help: str) -> None:
+    """--budget-ms MS | --budget-ref MODEL[:FACTOR] (see :mod:`explorer.budget`)."""
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--budget-ms", type=float, default=None, metavar="MS", help=ms_help)
+    g.add_argument("--budget-ref", default=None, metavar="MODEL[:FACTOR]",
+                   help=f"{ref_help}: FACTOR (default 1) x the latency of MODEL (a zoo or timm "
+                        "name, or a spec file)")
+
+
 def candidate_from_args(args: argparse.Namespace) -> Candidate:
     from explorer.candidate import resolve
 

@@ -5,7 +5,7 @@ import argparse
 
 from explorer.bench import search as bench
 from explorer.bench import write_json
-from explorer.commands._common import add_cache_dir, add_command, require_positive
+from explorer.commands._common import add_budget_args, add_cache_dir, add_command, require_positive
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -17,12 +17,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="trials per sampler with the predictor (default 100)")
     p.add_argument("--ort-trials", type=int, default=8,
                    help="trials of the measured-latency (ort) run (default 8)")
-    b = p.add_mutually_exclusive_group()
-    b.add_argument("--budget-ms", type=float, default=None,
-                   help="budget on the predictor (default: the base network's latency)")
-    b.add_argument("--budget-ref", default=None, metavar="MODEL[:FACTOR]",
-                   help="both runs' budget: FACTOR (default 1) x MODEL's latency (zoo or "
-                        "timm name, or spec file), measured on each run's backend")
+    add_budget_args(p, "budget on the predictor (default: the base network's latency)",
+                    "both runs' budget, measured on each run's backend")
     p.add_argument("--metrics", default="params,latency,proxy",
                    help="what the predictor runs measure per trial (default "
                         "params,latency,proxy)")

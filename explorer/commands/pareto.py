@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from explorer.commands._common import add_cache_dir, add_command
+from explorer.commands._common import add_budget_args, add_cache_dir, add_command
 
 HELP = """Draw a study's trials (proxy vs latency), its feasible Pareto front, the latency
 budget (the study's, labelled with its origin, or --budget-ms / --budget-ref), the roadmap
@@ -28,12 +28,8 @@ def add_study_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-roadmap", action="store_true", help="leave the roadmap out")
     p.add_argument("--no-references", action="store_true",
                    help="do not measure and draw the zoo reference models")
-    b = p.add_mutually_exclusive_group()
-    b.add_argument("--budget-ms", type=float, default=None, metavar="MS",
-                   help="budget line to draw (default: the study's budget)")
-    b.add_argument("--budget-ref", default=None, metavar="MODEL[:FACTOR]",
-                   help="budget line at FACTOR (default 1) x the latency of MODEL (zoo or "
-                        "timm name, or spec file) on the study's backend and threads")
+    add_budget_args(p, "budget line to draw (default: the study's budget)",
+                    "budget line measured on the study's backend and threads")
     g = p.add_argument_group("measurement options (reference models; backend, threads and "
                              "proxy are the study's)")
     g.add_argument("--seed", type=int, default=0, help="proxy seed")

@@ -4,9 +4,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-from explorer.commands._common import add_command
+from explorer.commands._common import add_budget_args, add_command
 
 HELP = """Search a space of architectures (search_spaces/*.yaml) under a latency budget.
+
+The budget is --budget-ms MS, or --budget-ref MODEL[:FACTOR]: FACTOR (default 1) times
+the latency of MODEL (a zoo or timm name, or a spec file) measured on the search's own
+backend and threads before the study starts, so the same command asks the same relative
+question on any machine ("as fast as RepViT-M0.9 here"). The study stores the reference,
+the factor and the milliseconds; re-running continues with the stored number.
 
 Objective 'proxy' (default) maximizes the accuracy proxy subject to latency <= budget
 (infeasible trials still teach the TPE sampler); 'multi' maximizes the proxy and
@@ -18,6 +24,9 @@ e.g. postgresql://user@host/db for workers on many machines). Re-running the sam
 command continues the study up to --trials; --workers K runs K local processes.
 
 examples:
+  explorer search --space search_spaces/repvit.yaml --budget-ref repvit_m0_9 --trials 40
+  explorer search --space search_spaces/repvit.yaml --budget-ref mobilenetv3_large_100:1.1 \\
+      --backend lut --trials 100
   explorer search --space search_spaces/repvit.yaml --budget-ms 20 --backend lut --trials 100
   explorer search --space search_spaces/repvit.yaml --budget-ms 20 --backend ort \\
       --trials 40 --workers 2 --study repvit-ort
@@ -33,8 +42,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                     description=HELP)
     p.add_argument("--space", metavar="FILE",
                    help="search-space YAML, or a shipped space's name (repvit, mobilenetv3)")
-    p.add_argument("--budget-ms", type=float, default=None, metavar="MS",
-                   help="latency budget in ms (required for --objective proxy)")
+    add_budget_args(p, "latency budget in ms (a budget is required for --objective proxy)",
+                    "latency budget measured on this search's backend before it starts")
     p.add_argument("--trials", type=int, default=50, help="total trials of the study "
                    "(default 50; a resumed study runs only the missing ones)")
     p.add_argument("--objective", choices=("proxy", "multi"), default="proxy",
@@ -45,7 +54,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="Optuna RDB URL or SQLite file path (default "
                         "sqlite:///results/search.db)")
     p.add_argument("--study", default=None, metavar="NAME",
-                   help="study name (default: space-objective-backend-budget)")
+                   help="study name (default: space-objective-backend-budget, the budget "
+                        "named by its reference with --budget-ref)")
     p.add_argument("--workers", type=int, default=1, help="local worker processes")
     p.add_argument("--metrics", default="params,macs,flops,latency,proxy",
                    help="what each trial measures (latency and proxy required; dropping "
@@ -83,7 +93,8 @@ def run(args: argparse.Namespace) -> int:
         result = run_search(args.space, args.budget_ms, args.trials, args.objective,
                             sampler=args.sampler, seed=seed, storage=args.storage,
                             study=args.study, workers=args.workers, progress=True,
-                            metrics=tuple(split_list(args.metrics, "--metrics")), **opts)
+                            metrics=tuple(split_list(args.metrics, "--metrics")),
+                            budget_ref=args.budget_ref, **opts)
         print(f"study {result.study.study_name}: {result.n_done} trials done "
               f"({result.new_trials} new, {result.elapsed_s:.0f} s)", file=sys.stderr)
     report(result, args.top)
@@ -108,7 +119,7 @@ def _table(df) -> str:  # type: ignore[no-untyped-def]
 def report(result, top: int = 5) -> None:  # type: ignore[no-untyped-def]
     """Best feasible architectures (and the Pareto set), or the fastest seen if none
     met the budget."""
-    budget = (f"latency <= {result.budget_ms:g} ms" if result.budget_ms is not None
+    budget = (f"latency <= {result.budget.describe()}" if result.budget is not None
               else "no budget")
     best = result.best(top)
     if best.empty:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from explorer.budget import BudgetRef
 from explorer.search._storage import DEFAULT_STORAGE
 from explorer.search_space import SearchSpace
 
@@ -31,6 +32,9 @@ class SearchConfig:
     #: (device, inode) of the SQLite file when the search began: a change means the
     #: database was deleted or replaced under the running search
     storage_id: tuple[int, int] | None = None
+    #: where ``budget_ms`` came from: a reference model and factor, and its latency
+    budget_ref: BudgetRef | None = None
+    budget_ref_ms: float | None = None
 
     @property
     def backend(self) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from explorer.budget import Budget
 from explorer.errors import ExplorerError, StorageError
 from explorer.pareto import pareto_front
 from explorer.search._objective import MEASURED
@@ -33,6 +34,12 @@ class SearchResult:
     floor_ms: float | None = None
     elapsed_s: float = 0.0
     new_trials: int = 0
+
+    @property
+    def budget(self) -> Budget | None:
+        """The budget with its origin, as the study stored it."""
+        stored = Budget.from_attrs(self.study.user_attrs)
+        return stored or (None if self.budget_ms is None else Budget(self.budget_ms))
 
     def trials_frame(self) -> pd.DataFrame:
         """One row per trial: state, proxy, latency, feasibility, size, shape, Optuna

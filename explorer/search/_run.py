@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from explorer.budget import BudgetRef
 from explorer.errors import BudgetError, ExplorerError
 from explorer.search._config import METRICS, OBJECTIVES, SearchConfig
 from explorer.search._objective import shape_columns
@@ -15,15 +16,18 @@ from explorer.search._progress import ProgressBar
 from explorer.search._results import SearchResult
 from explorer.search._sampler import check_sampler
 from explorer.search._storage import check_storage, check_storage_ref, file_id, quiet_optuna
-from explorer.search._study import open_study, trial_counts
+from explorer.search._study import open_study, resolve_study_budget, trial_counts
 from explorer.search._worker import run_processes, run_worker
 from explorer.search_space import SearchSpace, load_space
 
 
 def default_study_name(space: SearchSpace, budget_ms: float | None, objective: str,
-                       backend: str) -> str:
+                       backend: str, budget_ref: BudgetRef | None = None) -> str:
+    """``space-objective-backend-budget``; a reference budget is named by its reference
+    (``repvit_m0_9x1.1``), not by the milliseconds it resolves to on this machine."""
     stem = Path(space.source).stem if space.source != "<space>" else space.base_ref
-    budget = "nobudget" if budget_ms is None else f"{budget_ms:g}ms"
+    budget = (budget_ref.slug if budget_ref is not None
+              else "nobudget" if budget_ms is None else f"{budget_ms:g}ms")
     return f"{stem}-{objective}-{backend}-{budget}"
 
 
@@ -66,8 +70,10 @@ def make_config(space: SearchSpace | str | Path, budget_ms: float | None, trials
                 objective: str = "proxy", *, sampler: str | Any = "tpe", seed: int = 0,
                 storage: str | Any | None = None, study: str | None = None, workers: int = 1,
                 heartbeat_s: int = 10, worker_init: str | None = None,
-                metrics: tuple[str, ...] = METRICS, **options: Any) -> SearchConfig:
-    """Check the arguments and bundle them (see :func:`run_search`)."""
+                metrics: tuple[str, ...] = METRICS, budget_ref: str | BudgetRef | None = None,
+                **options: Any) -> SearchConfig:
+    """Check the arguments and bundle them (see :func:`run_search`); a ``budget_ref``
+    is resolved here (:func:`~explorer.search._study.resolve_study_budget`)."""
     if not isinstance(space, SearchSpace):
         space = load_space(space)
     if objective not in OBJECTIVES:
@@ -80,13 +86,21 @@ def make_config(space: SearchSpace | str | Path, budget_ms: float | None, trials
     if missing:
         raise ExplorerError(f"a search needs the metrics latency and proxy; add "
                             f"{', '.join(sorted(missing))}")
+    if budget_ref is not None and budget_ms is not None:
+        raise BudgetError("give a budget in ms or a reference (--budget-ms or --budget-ref), "
+                          "not both")
+    ref = BudgetRef.parse(budget_ref) if isinstance(budget_ref, str) else budget_ref
     options = {"backend": "ort", "seed": seed, **options}
     _check_names(metrics, options.get("proxy", "default"))
-    name = study or default_study_name(space, budget_ms, objective, options["backend"])
-    return SearchConfig(space, budget_ms, trials, name, check_storage_ref(storage, workers),
-                        objective,
-                        sampler, seed, workers, heartbeat_s, options, worker_init,
-                        tuple(metrics))
+    name = study or default_study_name(space, budget_ms, objective, options["backend"], ref)
+    storage = check_storage_ref(storage, workers)
+    ref_ms = None
+    if ref is not None:
+        budget = resolve_study_budget(ref, storage, name, options)
+        budget_ms, ref_ms = budget.ms, budget.ref_ms
+    return SearchConfig(space, budget_ms, trials, name, storage, objective, sampler, seed,
+                        workers, heartbeat_s, options, worker_init, tuple(metrics),
+                        budget_ref=ref, budget_ref_ms=ref_ms)
 
 
 def prepare(config: SearchConfig) -> tuple[Any, float | None]:
@@ -100,7 +114,8 @@ def run_search(space: SearchSpace | str | Path, budget_ms: float | None, trials:
                objective: str = "proxy", *, sampler: str | Any = "tpe", seed: int = 0,
                storage: str | Any | None = None, study: str | None = None, workers: int = 1,
                heartbeat_s: int = 10, progress: bool = True, worker_init: str | None = None,
-               metrics: tuple[str, ...] = METRICS, **options: Any) -> "SearchResult":
+               metrics: tuple[str, ...] = METRICS, budget_ref: str | BudgetRef | None = None,
+               **options: Any) -> "SearchResult":
     """Run (or continue) a search and return its :class:`SearchResult`.
 
     ``space`` is a :class:`SearchSpace` or a YAML path; ``options`` are the measurement
@@ -110,11 +125,14 @@ def run_search(space: SearchSpace | str | Path, budget_ms: float | None, trials:
     As in Optuna's own API, ``sampler`` may be an ``optuna.samplers.BaseSampler`` and
     ``storage`` an ``optuna.storages.BaseStorage`` instead of a name or URL.
     ``metrics`` must include latency and proxy; MACs (two fvcore traces) are the
-    slowest part of a trial on the predictor, so leaving them out speeds a search up."""
+    slowest part of a trial on the predictor, so leaving them out speeds a search up.
+    ``budget_ref`` (``"MODEL[:FACTOR]"``, instead of ``budget_ms``) sets the budget to
+    FACTOR x MODEL's latency measured with the same options (see :mod:`explorer.budget`);
+    the study stores both, and a resumed study keeps the number it stored."""
     config = make_config(space, budget_ms, trials, objective, sampler=sampler, seed=seed,
                          storage=storage, study=study, workers=workers,
                          heartbeat_s=heartbeat_s, worker_init=worker_init, metrics=metrics,
-                         **options)
+                         budget_ref=budget_ref, **options)
     result_study, floor = prepare(config)
     config = dataclasses.replace(config, storage_id=file_id(config.storage))
     name = config.study
@@ -127,5 +145,5 @@ def run_search(space: SearchSpace | str | Path, budget_ms: float | None, trials:
             run_processes(config, bar)
     check_storage(config)
     elapsed = time.perf_counter() - start
-    return SearchResult(result_study, budget_ms, objective, floor, elapsed,
+    return SearchResult(result_study, config.budget_ms, objective, floor, elapsed,
                         trial_counts(result_study)[0] - done_before)

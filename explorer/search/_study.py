@@ -7,14 +7,17 @@ import hashlib
 import json
 from typing import Any
 
+from explorer.budget import ATTRS as BUDGET_ATTRS
+from explorer.budget import Budget, BudgetRef, resolve_budget
 from explorer.errors import ExplorerError
 from explorer.search._config import SearchConfig
-from explorer.search._storage import open_storage
+from explorer.search._storage import is_storage, open_storage, sqlite_file
 from explorer.search_space import SearchSpace
 
 #: study attributes a resume must match: everything that changes a trial's numbers
-CHECKED = ("budget_ms", "objective", "backend", "space_dims", "space_hash", "metrics",
-           "threads", "proxy", "proxy_config", "proxy_seed", "versions", "fingerprint")
+CHECKED = ("budget_ms", "budget_ref", "budget_factor", "objective", "backend", "space_dims",
+           "space_hash", "metrics", "threads", "proxy", "proxy_config", "proxy_seed",
+           "versions", "fingerprint")
 
 
 def space_hash(space: SearchSpace) -> str:
@@ -33,7 +36,9 @@ def study_attrs(config: SearchConfig) -> dict[str, Any]:
     opts = config.options
     backend = get_backend(config.backend)
     proxy = get_proxy(opts.get("proxy", "default"), **(opts.get("proxy_options") or {}))
-    return {"budget_ms": config.budget_ms, "objective": config.objective,
+    budget = (dict.fromkeys(BUDGET_ATTRS) if config.budget_ms is None else
+              Budget(config.budget_ms, config.budget_ref, config.budget_ref_ms).attrs())
+    return {**budget, "objective": config.objective,
             "backend": config.backend, "space": config.space.source,
             "space_base": config.space.base_ref, "space_dims": sorted(config.space.dims),
             "space_hash": space_hash(config.space), "metrics": sorted(config.metrics),
@@ -42,6 +47,31 @@ def study_attrs(config: SearchConfig) -> dict[str, Any]:
             "proxy_config": json.loads(json.dumps(proxy.config(), default=str)),
             "proxy_seed": opts.get("seed", config.seed), "versions": versions(),
             "fingerprint": fingerprint() if backend.machine_bound else None}
+
+
+def _stored_attrs(storage: str | Any, study: str) -> dict[str, Any]:
+    """The user attributes of a stored study ({} when there is none), creating nothing:
+    a missing SQLite file stays missing."""
+    import optuna
+
+    path = None if is_storage(storage) else sqlite_file(storage)
+    if path is not None and not path.is_file():
+        return {}
+    try:
+        return optuna.load_study(study_name=study, storage=open_storage(storage)).user_attrs
+    except KeyError:
+        return {}
+
+
+def resolve_study_budget(ref: BudgetRef, storage: str | Any, study: str,
+                         options: dict[str, Any]) -> Budget:
+    """The budget of a search with a reference: what the study stored when it was made
+    with the same reference (a resumed study keeps its number), else the reference
+    measured now with the search's options, before the study is created or touched."""
+    stored = Budget.from_attrs(_stored_attrs(storage, study))
+    if stored is not None and stored.ref == ref:
+        return stored
+    return resolve_budget(ref, **options)
 
 
 def open_study(config: SearchConfig, create: bool) -> Any:
