@@ -4,7 +4,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: roadmap test setup bench clean-venv
+.PHONY: roadmap test setup bench notebooks clean-venv
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -17,6 +17,18 @@ setup: $(STAMP)
 
 roadmap: $(STAMP)
 	$(BIN)/explorer roadmap --backend ort,model:iphone12 --out results/ --plot
+
+# The notebooks' source is notebooks/*.py (jupytext py:percent, paired with the .ipynb);
+# this updates each .ipynb from its .py (cell ids kept) and executes it in place (full
+# settings, backend ort, the default cache), so the committed notebooks show their tables
+# and figures.
+NOTEBOOKS := notebooks/01_roadmap notebooks/02_search
+
+notebooks: $(STAMP)
+	for nb in $(NOTEBOOKS); do \
+		$(BIN)/jupytext --quiet --update --to ipynb $$nb.py && \
+		$(BIN)/jupyter-execute --timeout=1200 --inplace $$nb.ipynb || exit 1; \
+	done
 
 test: $(STAMP)
 	$(BIN)/lint-imports

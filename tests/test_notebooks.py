@@ -1,17 +1,45 @@
-"""Both notebooks run top to bottom with small settings (EXPLORER_NB_SMALL=1), on a
-kernel that is this interpreter (the venv's), in notebooks/ as a user would open them;
-the committed notebooks carry no outputs."""
+"""The notebooks: their source is a jupytext py:percent file paired with the committed
+.ipynb (same cells), the committed .ipynb is executed with full settings (so a repository
+page shows its tables and figures), and both run top to bottom with small settings
+(EXPLORER_NB_SMALL=1) on a kernel that is this interpreter, in notebooks/ as a user would
+open them."""
 from __future__ import annotations
 
 import json
 import sys
 from pathlib import Path
 
+import jupytext
 import nbformat
 import pytest
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
-NAMES = ("01_roadmap.ipynb", "02_search.ipynb")
+STEMS = ("01_roadmap", "02_search")
+
+
+def _cells(nb: nbformat.NotebookNode) -> list[tuple[str, str]]:
+    return [(c.cell_type, c.source) for c in nb.cells]
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_py_and_ipynb_are_paired_and_agree(stem):
+    text = jupytext.read(NOTEBOOKS / f"{stem}.py")
+    nb = nbformat.read(NOTEBOOKS / f"{stem}.ipynb", as_version=4)
+    assert text.metadata["jupytext"]["formats"] == "ipynb,py:percent"
+    assert nb.metadata["jupytext"]["formats"] == "ipynb,py:percent"
+    assert _cells(text) == _cells(nb), f"{stem}.py and {stem}.ipynb differ: run make notebooks"
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_committed_notebooks_are_executed_with_full_settings(stem):
+    nb = nbformat.read(NOTEBOOKS / f"{stem}.ipynb", as_version=4)
+    nbformat.validate(nb)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert [c.execution_count for c in code] == list(range(1, len(code) + 1))
+    outputs = [o for c in code for o in c.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    assert any("image/png" in o.get("data", {}) for o in outputs), "no figure shown"
+    assert "small=False" in "".join(o.get("text", "") for o in code[0].outputs)
 
 
 @pytest.fixture
@@ -31,23 +59,15 @@ def venv_kernel(tmp_path, monkeypatch):
     return "explorer-test"
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_committed_notebooks_have_no_outputs(name):
-    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
-    nbformat.validate(nb)
-    code = [c for c in nb.cells if c.cell_type == "code"]
-    assert code and all(not c.outputs and c.execution_count is None for c in code)
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize("name, produced", [
-    ("01_roadmap.ipynb", ("roadmap.png", "roadmap.svg")),
-    ("02_search.ipynb", ("pareto.png", "search.db", "best.json")),
+@pytest.mark.parametrize("stem, produced", [
+    ("01_roadmap", ("roadmap.png", "roadmap.svg")),
+    ("02_search", ("pareto.png", "search.db", "best.json")),
 ])
-def test_notebook_runs_top_to_bottom(name, produced, venv_kernel, tmp_path):
+def test_notebook_runs_top_to_bottom(stem, produced, venv_kernel, tmp_path):
     from nbclient import NotebookClient
 
-    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+    nb = jupytext.read(NOTEBOOKS / f"{stem}.py")  # the source, not the committed outputs
     NotebookClient(nb, kernel_name=venv_kernel, timeout=300,
                    resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
