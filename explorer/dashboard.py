@@ -9,6 +9,7 @@ serves the dashboard's WSGI app on the study's storage.
 from __future__ import annotations
 
 import sys
+import threading
 from typing import Any, Callable
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
@@ -49,8 +50,15 @@ def serve(study: str, storage: str | None = None, host: str = "127.0.0.1", port:
                             "choose another --port") from None
     url = f"http://{host}:{server.server_port}/dashboard/studies/{study_id}"
     (on_ready or (lambda u: print(f"optuna-dashboard for study {study!r}: {u}", flush=True)))(url)
+    # requests are served on a thread, so Ctrl-C (always delivered to the main thread)
+    # never lands inside one, where wsgiref would log it and carry on
+    worker = threading.Thread(target=server.serve_forever, daemon=True)
     with server:
+        worker.start()
         try:
-            server.serve_forever()
+            while worker.is_alive():
+                worker.join(0.5)
         except KeyboardInterrupt:
             print("dashboard stopped", file=sys.stderr)
+        finally:
+            server.shutdown()
