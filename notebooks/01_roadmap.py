@@ -43,7 +43,7 @@ print(S, "metrics:", METRICS)
 # Every registered edit has a one-line description taken from the paper's step.
 
 # %%
-from explorer import edits, roadmap, zoo
+from explorer import edits, paper, roadmap, zoo
 
 for name, edit in edits.EDITS.items():
     print(f"{name:<20} {edit.description}")
@@ -54,7 +54,7 @@ for name, edit in edits.EDITS.items():
 
 # %%
 base = zoo.get_spec("mobilenetv3_large_100").replace(resolution=RESOLUTION)
-steps = roadmap.roadmap_steps()
+steps = paper.roadmap_steps()
 
 def shape(spec):
     widths = [st.blocks[-1].width for st in spec.stages]
@@ -64,7 +64,7 @@ def shape(spec):
     return (f"stem {spec.stem.kind:<10} blocks {'/'.join(kinds):<6} k{kernels} "
             f"depths {spec.depths} widths {widths} SE {se:>2} head {spec.head.kind}")
 
-for step, spec in roadmap.step_specs(steps, base):
+for step, spec in paper.step_specs(steps, base):
     print(f"{step.id:>6}  {'+'.join(step.edits):<20} {shape(spec)}")
 
 # %% [markdown]
@@ -110,7 +110,7 @@ def kernel_5x5(spec):
         for st in spec.stages)
     return dataclasses.replace(spec, stages=stages)
 
-repvit_0_9 = {s.id: spec for s, spec in roadmap.step_specs(steps, base)}["9"]
+repvit_0_9 = {s.id: spec for s, spec in paper.step_specs(steps, base)}["9"]
 mine = edits.apply(repvit_0_9, ["kernel_5x5"])
 shape(repvit_0_9), shape(mine)
 
@@ -140,11 +140,11 @@ except EditError as exc:
     print("EditError:", exc)
 
 # %% [markdown]
-# A roadmap of your own is a list of edit names: `roadmap.custom_steps([...])` gives steps for
+# A roadmap of your own is a list of edit names: `paper.custom_steps([...])` gives steps for
 # `run_roadmap`.
 
 # %%
-mine_steps = roadmap.custom_steps(["gelu", "split_mixers", "kernel_5x5"])
+mine_steps = paper.custom_steps(["gelu", "split_mixers", "kernel_5x5"])
 mine_df = roadmap.run_roadmap(mine_steps, base, METRICS, progress=False, **MEASURE)
 mine_df[[c for c in ("step", "title", "params", "latency_ms", "proxy") if c in mine_df]]
 
