@@ -22,11 +22,12 @@ class Network(nn.Module):
     takes it as it takes a timm model: ``forward_features`` (stem and stages: a
     ``num_features``-channel map), ``forward_head(x, pre_logits=False)`` (pre-logits
     features are ``head_hidden_size`` wide), ``reset_classifier(num_classes)`` (0: the
-    network returns its pre-logits features), ``feature_info`` (one entry per stage) and
-    ``forward_intermediates``. Unlike timm's MobileNetV3, whose features include the last
-    1x1 conv (960 channels), a MobileNetV3 head here owns that conv: ``num_features`` is
-    the last stage's width; ``head_hidden_size`` (1280) is the same as timm's.
-    ``spec`` stays the spec the network was built from; ``num_classes`` follows resets."""
+    network returns its pre-logits features), ``feature_info`` (one entry per stage),
+    ``forward_intermediates`` and ``pretrained_cfg`` (input size for timm's data helpers).
+    Unlike timm's MobileNetV3, whose features include the last 1x1 conv (960 channels), a
+    MobileNetV3 head here owns that conv: ``num_features`` is the last stage's width;
+    ``head_hidden_size`` (1280) is the same as timm's. ``spec`` stays the spec the network
+    was built from; ``num_classes`` follows resets."""
 
     def __init__(self, spec: NetworkSpec) -> None:
         super().__init__()
@@ -59,6 +60,11 @@ class Network(nn.Module):
         else:
             self.head = B.ClassifierHead(channels, spec.num_classes, spec.recipe.distillation)
         self.head_hidden_size = self.head.hidden_size
+        # what timm's data helpers (resolve_model_data_config) read: the spec's input size;
+        # ImageNet normalisation, as the timm twins of the zoo models use
+        self.pretrained_cfg = {"input_size": (spec.in_chans, spec.resolution, spec.resolution),
+                               "num_classes": spec.num_classes,
+                               "mean": (0.485, 0.456, 0.406), "std": (0.229, 0.224, 0.225)}
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.stages(self.stem(x))
@@ -100,7 +106,7 @@ class Network(nn.Module):
         factory = {} if first is None else {"device": first.device, "dtype": first.dtype}
         self.head.reset_classifier(num_classes, **factory)
         self.head.train(self.training)
-        self.num_classes = num_classes
+        self.num_classes = self.pretrained_cfg["num_classes"] = num_classes
 
 
 def _stage_indices(n: int, indices: int | Sequence[int] | None) -> list[int]:

@@ -184,3 +184,14 @@ def test_sizes_and_feature_info_match_timm(name):
         assert ours.num_features == theirs.num_features
         assert ([(i["num_chs"], i["reduction"]) for i in ours.feature_info]
                 == [(i["num_chs"], i["reduction"]) for i in theirs.feature_info])
+
+
+def test_timm_data_config_reads_the_spec_resolution():
+    from timm.data import resolve_model_data_config
+
+    net = build(zoo.get_spec("repvit_m0_9").replace(resolution=192))
+    config = resolve_model_data_config(net)
+    assert config["input_size"] == (3, 192, 192)
+    assert config["mean"] == timm.create_model("repvit_m0_9").pretrained_cfg["mean"]
+    net.reset_classifier(0)
+    assert net.pretrained_cfg["num_classes"] == 0
