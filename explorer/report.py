@@ -170,11 +170,14 @@ def pareto_figure(view: StudyView, out_dir: str | Path, budget: "Budget | None" 
                   roadmap: pd.DataFrame | None = None,
                   references: pd.DataFrame | None = None) -> list[Path]:
     """The study's Pareto plot; ``budget`` (see :func:`study_budget`) defaults to the
-    study's own, labelled with its origin. Roadmap/reference rows measured on another
-    setup are left off (never mixed)."""
+    study's own, labelled with its origin, and decides which trials are drawn feasible.
+    Roadmap/reference rows measured on another setup are left off (never mixed)."""
     budget = budget if budget is not None else study_budget(view)
+    trials = view.trials
+    if budget is not None:  # the study's own budget gives the stored feasibility again
+        trials = trials.assign(feasible=trials["latency_ms"] <= budget.ms)
     return plots.plot_pareto(
-        view.trials, out_dir, budget_ms=None if budget is None else budget.ms,
+        trials, out_dir, budget_ms=None if budget is None else budget.ms,
         budget_label=None if budget is None else f"latency budget {budget.describe()}",
         roadmap=roadmap if same_setup(view, roadmap) else None,
         references=references if same_setup(view, references) else None,
@@ -241,8 +244,8 @@ def report_markdown(view: StudyView, figures: Sequence[Path], out_dir: str | Pat
              f"- trials: {facts['trials_done']} done, {facts['feasible']} feasible"]
     if budget is not None and budget != own:
         within = int((view.trials["latency_ms"] <= budget.ms).sum())
-        lines += [f"- budget drawn: {budget.describe()} (given to this report; {within} of "
-                  f"{len(view.trials)} measured trials within it)"]
+        lines += [f"- budget drawn (given to this report): {budget.describe()}; {within} of "
+                  f"{len(view.trials)} measured trials within it"]
     lines += tables.header_lines(view.trials) + [""]
     for fig in figures:
         if fig.suffix == ".png":
