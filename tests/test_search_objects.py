@@ -54,6 +54,17 @@ def test_rdb_storage_object_and_its_url_read_the_same_study(space, tmp_path):
         load_result(RDBStorage(url), "nope")
 
 
+def test_rdb_storage_object_serves_spawned_workers(space, tmp_path, monkeypatch):
+    from tests import search_fakes
+
+    monkeypatch.setenv(search_fakes.SLEEP, "0.3")  # so that both workers get trials
+    storage = RDBStorage(f"sqlite:///{tmp_path / 'w.db'}")
+    result = _search(space, tmp_path, 3 * _floor(space), 6, storage=storage, workers=2,
+                     worker_init="tests.search_fakes:install")
+    done = [t for t in result.study.get_trials() if t.state == TrialState.COMPLETE]
+    assert 6 <= len(done) <= 7 and len({t.user_attrs["worker"] for t in done}) >= 2
+
+
 def test_wrong_objects_are_refused_with_one_clear_error(space, tmp_path):
     with pytest.raises(ExplorerError, match="sampler must be one of tpe, random, nsga2 or "
                                             "an Optuna BaseSampler, not int"):
