@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import ast
 import pkgutil
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 import explorer
 import explorer.measure
 import explorer.measure.backends
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: tomli, which import-linter depends on there
+    import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 
