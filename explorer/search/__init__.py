@@ -5,8 +5,9 @@ through :func:`explorer.measure.measure` (params, MACs, latency, proxy; every me
 caches by spec) and reports, depending on the objective:
 
 * ``proxy`` (constrained): maximize the accuracy proxy subject to
-  ``latency - budget <= 0`` via ``trial.set_constraint`` -- TPE then models infeasible
-  trials instead of discarding them;
+  ``latency - budget <= 0`` (a trial constraint, see :func:`set_latency_constraint`;
+  the budget may be relative to a reference model, see :mod:`explorer.budget`) -- TPE
+  then models infeasible trials instead of discarding them;
 * ``multi``: maximize the proxy and minimize latency (a Pareto front), still
   constrained by the budget when one is given.
 
