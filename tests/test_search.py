@@ -130,7 +130,7 @@ def test_budget_errors(space, tmp_path):
             _search(space, tmp_path, bad, 3)
     with pytest.raises(BudgetError, match="below anything the space can reach"):
         _search(space, tmp_path, _floor(space) / 2, 3)
-    with pytest.raises(BudgetError, match="needs --budget-ms"):
+    with pytest.raises(BudgetError, match="needs --budget-ms or --budget-ref"):
         _search(space, tmp_path, None, 3)
 
 

@@ -36,8 +36,8 @@ def check_budget(config: SearchConfig) -> float | None:
     space's smallest network. Returns that latency (None without a budget)."""
     if config.budget_ms is None:
         if config.objective == "proxy":
-            raise BudgetError("the constrained objective needs --budget-ms (or use "
-                              "--objective multi for a budget-free Pareto front)")
+            raise BudgetError("the constrained objective needs --budget-ms or --budget-ref "
+                              "(or use --objective multi for a budget-free Pareto front)")
         return None
     if not math.isfinite(config.budget_ms) or config.budget_ms <= 0:
         raise BudgetError(f"latency budget must be a positive number of ms, got "
