@@ -94,8 +94,10 @@ def test_bench_counts_reports_exact_match(monkeypatch):
 
     monkeypatch.setattr(bench, "specs_to_check",
                         lambda samples, seed: [tiny_spec(), tiny_spec("ir", "mbv3", "mbv3")])
-    result = run_bench(samples=0, progress=False)
+    partial = []
+    result = run_bench(samples=0, progress=False, checkpoint=partial.append, every=1)
     assert result["exact"] and result["mismatches"] == [] and result["specs"] == 2
+    assert [p["checked"] for p in partial] == [1] and not partial[0]["exact"]  # incomplete
     monkeypatch.setattr(bench, "analytic_row", lambda spec: {**traced_row(spec), "macs": 1})
     result = run_bench(samples=0, progress=False)
     assert not result["exact"] and set(result["mismatches"][0]) == {"name", "spec_hash", "macs"}

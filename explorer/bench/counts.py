@@ -12,7 +12,7 @@ import os
 import random
 import statistics
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from explorer.bench import environment
 
@@ -43,7 +43,8 @@ def traced_row(spec: "NetworkSpec") -> dict[str, Any]:
     train = count_macs(cand.model, spec.resolution, spec.in_chans)
     return {"params": count_params(cand.deployed), "params_train": count_params(cand.model),
             "macs": deployed.macs, "macs_train": train.macs,
-            "ops": list(deployed.uncounted_ops), "features": architecture_features(cand)}
+            "ops": list(deployed.uncounted_ops),
+            "features": architecture_features(cand, macs=deployed.macs)}
 
 
 def specs_to_check(samples: int, seed: int) -> list["NetworkSpec"]:
@@ -60,7 +61,11 @@ def specs_to_check(samples: int, seed: int) -> list["NetworkSpec"]:
     return specs
 
 
-def run_bench(samples: int = 200, seed: int = 0, progress: bool = True) -> dict[str, Any]:
+def run_bench(samples: int = 200, seed: int = 0, progress: bool = True,
+              checkpoint: Callable[[dict[str, Any]], None] | None = None,
+              every: int = 25) -> dict[str, Any]:
+    """Check every spec; ``checkpoint`` receives the report so far (``checked`` < ``specs``)
+    every ``every`` specs, so a run cut short still leaves its evidence."""
     from tqdm import tqdm
 
     from explorer import zoo
@@ -68,6 +73,17 @@ def run_bench(samples: int = 200, seed: int = 0, progress: bool = True) -> dict[
     load_before = os.getloadavg()
     mismatches, analytic_s, traced_s = [], [], []
     specs = specs_to_check(samples, seed)
+
+    def report() -> dict[str, Any]:
+        return {"specs": len(specs), "checked": len(traced_s),
+                "zoo_specs": len(zoo.list_models()), "samples_per_space": samples,
+                "seed": seed, "fields": list(FIELDS), "mismatches": mismatches,
+                "exact": not mismatches and len(traced_s) == len(specs),
+                "median_seconds_analytic": statistics.median(analytic_s),
+                "median_seconds_traced": statistics.median(traced_s),
+                "speedup": statistics.median(traced_s) / statistics.median(analytic_s),
+                **environment(load_before)}
+
     for spec in tqdm(specs, desc="counts", unit="spec", disable=not progress):
         t0 = time.perf_counter()
         mine = analytic_row(spec)
@@ -79,10 +95,6 @@ def run_bench(samples: int = 200, seed: int = 0, progress: bool = True) -> dict[
         diff = {k: {"analytic": mine[k], "traced": ref[k]} for k in FIELDS if mine[k] != ref[k]}
         if diff:
             mismatches.append({"name": spec.name, "spec_hash": spec.hash, **diff})
-    return {"specs": len(specs), "zoo_specs": len(zoo.list_models()),
-            "samples_per_space": samples, "seed": seed, "fields": list(FIELDS),
-            "mismatches": mismatches, "exact": not mismatches,
-            "median_seconds_analytic": statistics.median(analytic_s),
-            "median_seconds_traced": statistics.median(traced_s),
-            "speedup": statistics.median(traced_s) / statistics.median(analytic_s),
-            **environment(load_before)}
+        if checkpoint is not None and len(traced_s) % every == 0 < len(specs) - len(traced_s):
+            checkpoint(report())
+    return report()

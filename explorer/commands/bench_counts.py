@@ -28,7 +28,13 @@ def run(args: argparse.Namespace) -> int:
     if args.samples < 0:
         raise ExplorerError(f"--samples must be non-negative, got {args.samples}")
     check_writable(args.out, "--out")
-    result = bench.run_bench(args.samples, args.seed, progress=sys.stderr.isatty())
+    def checkpoint(partial: dict) -> None:  # a run cut short keeps what it checked
+        write_json(args.out, partial)
+        print(f"{partial['checked']}/{partial['specs']} specs checked, "
+              f"{len(partial['mismatches'])} mismatch(es)", flush=True)
+
+    result = bench.run_bench(args.samples, args.seed, progress=sys.stderr.isatty(),
+                             checkpoint=checkpoint)
     write_json(args.out, result)
     print(f"{result['specs']} specs: {len(result['mismatches'])} mismatch(es); median "
           f"{result['median_seconds_analytic'] * 1e3:.2f} ms analytic vs "

@@ -54,7 +54,9 @@ def cached_features(candidate: "Candidate", cache_dir: str | None = None,
     return feats
 
 
-def architecture_features(candidate: "Candidate") -> dict[str, float]:
+def architecture_features(candidate: "Candidate", macs: int | None = None) -> dict[str, float]:
+    """The features of the candidate's deployed model (``macs``: its MAC count, when the
+    caller has it already -- fvcore's trace is the slow part)."""
     model = candidate.deployed
     layers: list[tuple[nn.Module, torch.Tensor]] = []
 
@@ -78,7 +80,8 @@ def architecture_features(candidate: "Candidate") -> dict[str, float]:
     head = next((m.in_features for m, _ in reversed(layers) if isinstance(m, nn.Linear)),
                 widths[-1])
     depthwise = sum(1 for m in convs if m.groups > 1 and m.groups == m.in_channels)
-    macs = count_macs(model, candidate.resolution, candidate.in_chans).macs
+    if macs is None:
+        macs = count_macs(model, candidate.resolution, candidate.in_chans).macs
     return {
         "log_params": math.log(count_params(model)),
         "log_macs": math.log(max(macs, 1)),
