@@ -23,8 +23,9 @@
 # Full settings measure params, MACs, latency (on the deployed, fused model) and the accuracy
 # proxy of every step at 224 px: a few minutes on a laptop CPU, cached afterwards.
 #
-# The outputs shown were made by `make notebooks` (full settings, backend ort, a 2-core
-# shared machine: latency figures are noisy, read their ratios).
+# The outputs shown were made by `EXPLORER_CACHE_DIR=$(mktemp -d) make notebooks` (full
+# settings, backend ort, a fresh cache, a 2-core shared machine: latency figures are noisy,
+# read their ratios).
 
 # %%
 from explorer.notebook import notebook_settings

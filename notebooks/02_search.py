@@ -22,8 +22,8 @@
 # on the same backend in the same run ("find something better at M1.0's speed"), so the question
 # is the same on every machine. Full settings: 10 trials, a few minutes on a CPU.
 #
-# The outputs shown were made by `make notebooks` (full settings, backend ort, a 2-core shared
-# machine: latency figures are noisy).
+# The outputs shown were made by `EXPLORER_CACHE_DIR=$(mktemp -d) make notebooks` (full
+# settings, backend ort, a fresh cache, a 2-core shared machine: latency figures are noisy).
 
 # %%
 from explorer.notebook import notebook_settings
