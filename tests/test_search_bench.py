@@ -35,9 +35,16 @@ def test_bench_search_budget_ref_sets_both_runs_budgets(monkeypatch, tmp_path):
 
     search_fakes.install_for_test(monkeypatch)
     ref_ms = search_fakes.latency(resolve("repvit_m1_0"))["latency_ms"]
+    db = tmp_path / "bench.db"
     report = run_bench("search_spaces/repvit.yaml", 3, 1, 0, None, {"cache_dir": str(tmp_path)},
-                       budget_ref="repvit_m1_0:1.5")
+                       storage=str(db), budget_ref="repvit_m1_0:1.5")
     assert report["budget_ms"] == pytest.approx(1.5 * ref_ms)
+    import optuna
+
+    for summary in optuna.get_all_study_summaries(f"sqlite:///{db}"):  # origin stored too
+        attrs = summary.user_attrs
+        assert (attrs["budget_ref"], attrs["budget_factor"]) == ("repvit_m1_0", 1.5), summary
+        assert attrs["budget_ms"] == pytest.approx(1.5 * attrs["budget_ref_ms"])
     assert report["budget_rule"].endswith(f"= 1.5 x repvit_m1_0's latency ({ref_ms:.4g} ms) "
                                           "on lut")
     ort = report["measured_latency_run"]

@@ -20,9 +20,12 @@ import os
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from explorer.bench import environment
+
+if TYPE_CHECKING:
+    from explorer.budget import Budget
 
 TARGET_TRIALS, TARGET_MINUTES = 100, 10.0
 
@@ -42,14 +45,17 @@ def hypervolume(points: list[tuple[float, float]], proxy_range: tuple[float, flo
     return float(compute_hypervolume(losses, np.array([1.0, 1.0])))
 
 
-def _run(space: Any, budget_ms: float, trials: int, sampler: str, backend: str, seed: int,
+def _run(space: Any, budget: "Budget", trials: int, sampler: str, backend: str, seed: int,
          storage: str, options: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """One study under ``budget`` (a reference's is stored with its origin, as by
+    ``search --budget-ref``)."""
     from explorer.search import run_search
 
     start = time.perf_counter()
-    result = run_search(space, budget_ms, trials, sampler=sampler, seed=seed, storage=storage,
-                        study=f"bench-{sampler}-{backend}-s{seed}", backend=backend,
-                        **options)
+    result = run_search(space, None if budget.ref else budget.ms, trials,
+                        budget_ref=budget if budget.ref else None, sampler=sampler, seed=seed,
+                        storage=storage, study=f"bench-{sampler}-{backend}-s{seed}",
+                        backend=backend, **options)
     elapsed = time.perf_counter() - start
     df = result.trials_frame()
     done = df[df.state == "COMPLETE"]
@@ -72,20 +78,20 @@ def _run(space: Any, budget_ms: float, trials: int, sampler: str, backend: str, 
 
 
 def _budget(space: Any, backend: str, budget_ms: float | None, budget_ref: str | None,
-            options: dict[str, Any]) -> tuple[float, str]:
-    """(ms, where it came from) on ``backend``: ``budget_ms``, FACTOR x the reference's
-    latency there, or the space's base network's latency there."""
-    from explorer.budget import resolve_budget
+            options: dict[str, Any]) -> "tuple[Budget, str]":
+    """(budget, where it came from) on ``backend``: ``budget_ms``, FACTOR x the
+    reference's latency there, or the space's base network's latency there."""
+    from explorer.budget import Budget, resolve_budget
     from explorer.candidate import from_spec
     from explorer.measure import measure
 
     if budget_ref is not None:
         budget = resolve_budget(budget_ref, backend=backend, **options)
-        return budget.ms, f"{budget.describe()} on {backend}"
+        return budget, f"{budget.describe()} on {backend}"
     if budget_ms is not None:
-        return budget_ms, "given (--budget-ms)"
-    return (float(measure(from_spec(space.base), ["latency"], backend=backend,
-                          **options)["latency_ms"]),
+        return Budget(budget_ms), "given (--budget-ms)"
+    return (Budget(float(measure(from_spec(space.base), ["latency"], backend=backend,
+                                 **options)["latency_ms"])),
             "latency of the space's base network on the same backend")
 
 
@@ -100,12 +106,12 @@ def run_bench(space_path: str, trials: int, ort_trials: int, seed: int,
     from explorer.search_space import load_space
 
     space = load_space(space_path)
-    budget_ms, budget_rule = _budget(space, "lut", budget_ms, budget_ref, options)
+    budget, budget_rule = _budget(space, "lut", budget_ms, budget_ref, options)
     ort_budget, ort_rule = _budget(space, "ort", None, budget_ref, options)
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="bench-search-") as tmp:
         storage = storage or str(Path(tmp) / "bench.db")
-        runs = {s: _run(space, budget_ms, trials, s, "lut", seed, storage,
+        runs = {s: _run(space, budget, trials, s, "lut", seed, storage,
                         {**options, "metrics": lut_metrics}) for s in ("tpe", "random")}
         points = {s: [(float(p), float(lat)) for p, lat in
                       zip(r.best(len(r.study.trials)).proxy,
@@ -115,15 +121,15 @@ def run_bench(space_path: str, trials: int, ort_trials: int, seed: int,
         prange = (min(proxies), max(proxies)) if proxies else (0.0, 1.0)
         samplers = {}
         for s, (_, row) in runs.items():
-            row["hypervolume"] = round(hypervolume(points[s], prange, budget_ms), 4)
+            row["hypervolume"] = round(hypervolume(points[s], prange, budget.ms), 4)
             samplers[s] = row
         # no cache: every ort trial pays what a measured trial really costs
         _, ort = _run(space, ort_budget, ort_trials, "tpe", "ort", seed, storage,
                       {**options, "no_cache": True})
-        ort["budget_ms"], ort["budget_rule"] = ort_budget, ort_rule
+        ort["budget_ms"], ort["budget_rule"] = ort_budget.ms, ort_rule
     tpm = samplers["tpe"]["trials_per_minute"] or 0.0
     return {
-        "space": space_path, "space_size": space.size, "budget_ms": budget_ms,
+        "space": space_path, "space_size": space.size, "budget_ms": budget.ms,
         "budget_rule": budget_rule,
         "proxy": samplers["tpe"].get("proxy_name", options.get("proxy", "default")),
         "trials_per_sampler": trials, "seed": seed, "samplers": samplers,

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from explorer.budget import BudgetRef
+from explorer.budget import Budget, BudgetRef
 from explorer.errors import BudgetError, ExplorerError
 from explorer.search._config import METRICS, OBJECTIVES, SearchConfig
 from explorer.search._objective import shape_columns
@@ -70,7 +70,8 @@ def make_config(space: SearchSpace | str | Path, budget_ms: float | None, trials
                 objective: str = "proxy", *, sampler: str | Any = "tpe", seed: int = 0,
                 storage: str | Any | None = None, study: str | None = None, workers: int = 1,
                 heartbeat_s: int = 10, worker_init: str | None = None,
-                metrics: tuple[str, ...] = METRICS, budget_ref: str | BudgetRef | None = None,
+                metrics: tuple[str, ...] = METRICS,
+                budget_ref: str | BudgetRef | Budget | None = None,
                 **options: Any) -> SearchConfig:
     """Check the arguments and bundle them (see :func:`run_search`); a ``budget_ref``
     is resolved here (:func:`~explorer.search._study.resolve_study_budget`)."""
@@ -89,14 +90,16 @@ def make_config(space: SearchSpace | str | Path, budget_ms: float | None, trials
     if budget_ref is not None and budget_ms is not None:
         raise BudgetError("give a budget in ms or a reference (--budget-ms or --budget-ref), "
                           "not both")
-    ref = BudgetRef.parse(budget_ref) if isinstance(budget_ref, str) else budget_ref
+    resolved = budget_ref if isinstance(budget_ref, Budget) else None
+    ref = (resolved.ref if resolved is not None
+           else BudgetRef.parse(budget_ref) if isinstance(budget_ref, str) else budget_ref)
     options = {"backend": "ort", "seed": seed, **options}
     _check_names(metrics, options.get("proxy", "default"))
     name = study or default_study_name(space, budget_ms, objective, options["backend"], ref)
     storage = check_storage_ref(storage, workers)
     ref_ms = None
     if ref is not None:
-        budget = resolve_study_budget(ref, storage, name, options)
+        budget = resolved or resolve_study_budget(ref, storage, name, options)
         budget_ms, ref_ms = budget.ms, budget.ref_ms
     return SearchConfig(space, budget_ms, trials, name, storage, objective, sampler, seed,
                         workers, heartbeat_s, options, worker_init, tuple(metrics),
@@ -114,7 +117,8 @@ def run_search(space: SearchSpace | str | Path, budget_ms: float | None, trials:
                objective: str = "proxy", *, sampler: str | Any = "tpe", seed: int = 0,
                storage: str | Any | None = None, study: str | None = None, workers: int = 1,
                heartbeat_s: int = 10, progress: bool = True, worker_init: str | None = None,
-               metrics: tuple[str, ...] = METRICS, budget_ref: str | BudgetRef | None = None,
+               metrics: tuple[str, ...] = METRICS,
+               budget_ref: str | BudgetRef | Budget | None = None,
                **options: Any) -> "SearchResult":
     """Run (or continue) a search and return its :class:`SearchResult`.
 
@@ -128,7 +132,9 @@ def run_search(space: SearchSpace | str | Path, budget_ms: float | None, trials:
     slowest part of a trial on the predictor, so leaving them out speeds a search up.
     ``budget_ref`` (``"MODEL[:FACTOR]"``, instead of ``budget_ms``) sets the budget to
     FACTOR x MODEL's latency measured with the same options (see :mod:`explorer.budget`);
-    the study stores both, and a resumed study keeps the number it stored."""
+    the study stores both, and a resumed study keeps the number it stored. A
+    :class:`~explorer.budget.Budget` already resolved with these options is used as
+    given (``bench search`` measures each backend's reference once, up front)."""
     config = make_config(space, budget_ms, trials, objective, sampler=sampler, seed=seed,
                          storage=storage, study=study, workers=workers,
                          heartbeat_s=heartbeat_s, worker_init=worker_init, metrics=metrics,
