@@ -144,8 +144,15 @@ def test_search_stores_the_reference_and_resumes_with_its_number(space, ref_file
     resumed = _search(space, tmp_path, 8, budget_ref=f"{ref_file}:3", study="ref")
     assert resumed.n_done == 8 and resumed.budget_ms == pytest.approx(3 * floor)
     assert _ref_measurements(space, tmp_path) == measured + 1  # the floor check, only
-    with pytest.raises(Exception, match="budget_factor=3.0, not 2.0"):
+    with pytest.raises(BudgetError, match=f"resume it with --budget-ref {ref_file}:3, or"):
         _search(space, tmp_path, 9, budget_ref=f"{ref_file}:2", study="ref")
+    assert _ref_measurements(space, tmp_path) == measured + 1  # refused before measuring
+    from explorer.search import run_search
+
+    run_search(space, 3 * floor, 2, storage=str(tmp_path / "s.db"), progress=False,
+               backend="lut", study="in-ms")
+    with pytest.raises(BudgetError, match=f"resume it with --budget-ms {3 * floor:g}, or"):
+        _search(space, tmp_path, 3, budget_ref=f"{ref_file}:3", study="in-ms")
 
 
 def test_default_study_name_follows_the_reference_not_the_milliseconds(space, tmp_path):

@@ -9,7 +9,7 @@ from typing import Any
 
 from explorer.budget import ATTRS as BUDGET_ATTRS
 from explorer.budget import Budget, BudgetRef, resolve_budget
-from explorer.errors import ExplorerError
+from explorer.errors import BudgetError, ExplorerError
 from explorer.search._config import SearchConfig
 from explorer.search._storage import is_storage, open_storage, sqlite_file
 from explorer.search_space import SearchSpace
@@ -67,11 +67,18 @@ def resolve_study_budget(ref: BudgetRef, storage: str | Any, study: str,
                          options: dict[str, Any]) -> Budget:
     """The budget of a search with a reference: what the study stored when it was made
     with the same reference (a resumed study keeps its number), else the reference
-    measured now with the search's options, before the study is created or touched."""
+    measured now with the search's options, before the study is created or touched. A
+    study made under another budget is refused before anything is measured."""
     stored = Budget.from_attrs(_stored_attrs(storage, study))
-    if stored is not None and stored.ref == ref:
-        return stored
-    return resolve_budget(ref, **options)
+    if stored is None:
+        return resolve_budget(ref, **options)
+    if stored.ref != ref:
+        given = (f"--budget-ref {stored.ref}" if stored.ref is not None
+                 else f"--budget-ms {stored.ms:g}")
+        raise BudgetError(f"study {study!r} was made with the budget {stored.describe()} "
+                          f"({given}), not --budget-ref {ref}: resume it with {given}, or "
+                          "use another --study name")
+    return stored
 
 
 def open_study(config: SearchConfig, create: bool) -> Any:
