@@ -62,9 +62,9 @@ def trial_costs(study: Any, elapsed: float) -> dict[str, Any]:
             "metrics_s": statistics.median(r[2] for r in block),
             "outside_metrics_s": statistics.median(r[1] - r[2] for r in block)}
     inside = sum(r[1] for r in rows)
-    return {"per_100_trials": blocks, "seconds_inside_trials": round(inside, 1),
-            "seconds_in_metrics": round(sum(r[2] for r in rows), 1),
-            "seconds_between_trials": round(elapsed - inside, 1)}
+    return {"per_100_trials": blocks, "seconds_inside_trials": round(inside, 3),
+            "seconds_in_metrics": round(sum(r[2] for r in rows), 3),
+            "seconds_between_trials": round(elapsed - inside, 3)}
 
 
 def sampling_cost(study: Any, space: Any, seed: int) -> dict[str, dict[str, float]]:
