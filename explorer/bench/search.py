@@ -10,9 +10,9 @@ trials per minute with the latency predictor (backend lut, the default proxy) an
 measured latency (ort), whose runs are shorter (a measured trial costs seconds).
 The ort run ignores cached measurements (each trial pays full price); the predictor
 runs use the cache like a real search (its table fills on misses, counted in the JSON,
-so use a seed the cache has not seen). The predictor runs measure --metrics (default params, latency, proxy: fvcore's MACs
-cost more than everything else together); the ort run measures every default metric,
-so its median seconds per metric show what MACs cost.
+so use a seed the cache has not seen). The predictor runs measure --metrics (default
+params, latency, proxy); the ort run measures every default metric, so its median
+seconds per metric show what each costs (a spec's MACs are arithmetic on the spec).
 """
 from __future__ import annotations
 

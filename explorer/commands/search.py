@@ -58,8 +58,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "named by its reference with --budget-ref)")
     p.add_argument("--workers", type=int, default=1, help="local worker processes")
     p.add_argument("--metrics", default="params,macs,flops,latency,proxy",
-                   help="what each trial measures (latency and proxy required; dropping "
-                        "macs and flops saves two fvcore traces per trial)")
+                   help="what each trial measures (latency and proxy required; a spec's "
+                        "params, macs and flops are arithmetic on the spec, about 1 ms)")
     p.add_argument("--top", type=int, default=5, help="rows of the best-architecture table")
     p.add_argument("--csv", metavar="FILE", help="also write every trial to this CSV")
     p.add_argument("--show", action="store_true",

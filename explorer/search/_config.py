@@ -28,7 +28,7 @@ class SearchConfig:
     #: "module:function" each worker process calls first (e.g. to register a custom
     #: metric in METRICS: spawned workers do not inherit runtime registrations)
     worker_init: str | None = None
-    metrics: tuple[str, ...] = METRICS  # what each trial measures (drop macs/flops for speed)
+    metrics: tuple[str, ...] = METRICS  # what each trial measures
     #: (device, inode) of the SQLite file when the search began: a change means the
     #: database was deleted or replaced under the running search
     storage_id: tuple[int, int] | None = None

@@ -128,8 +128,8 @@ def run_search(space: SearchSpace | str | Path, budget_ms: float | None, trials:
     same ``study`` and ``storage`` continues up to ``trials``. ``workers`` > 1 spawns processes.
     As in Optuna's own API, ``sampler`` may be an ``optuna.samplers.BaseSampler`` and
     ``storage`` an ``optuna.storages.BaseStorage`` instead of a name or URL.
-    ``metrics`` must include latency and proxy; MACs (two fvcore traces) are the
-    slowest part of a trial on the predictor, so leaving them out speeds a search up.
+    ``metrics`` must include latency and proxy (a spec's params, MACs and FLOPs are
+    arithmetic on the spec, :mod:`explorer.measure.analytic`: about a millisecond).
     ``budget_ref`` (``"MODEL[:FACTOR]"``, instead of ``budget_ms``) sets the budget to
     FACTOR x MODEL's latency measured with the same options (see :mod:`explorer.budget`);
     the study stores both, and a resumed study keeps the number it stored. A
