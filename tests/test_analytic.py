@@ -18,7 +18,8 @@ from tests.conftest import tiny_spec
 def odd_corners():
     """Odd resolution (uneven stride-2 rounding), kernels 5 and 7, fractional expansion,
     strided RepViT blocks, an mbv3 head on RepViT blocks, width changes without a
-    residual, an mbv3 stem whose widths match (residual), relu/none activations."""
+    residual, an mbv3 stem whose widths match (residual), relu/none activations, one
+    input channel and few classes."""
     base = tiny_spec(resolution=75)
     stages = (StageSpec((BlockSpec("repvit", 24, 7, 1.5, 1, True, "relu"),
                          BlockSpec("repvit", 40, 5, 3.0, 2, False, "hswish"))),
@@ -30,6 +31,7 @@ def odd_corners():
     yield base.replace(stem=StemSpec("early_conv", (8, 12, 16), ("gelu", "none", "relu")),
                        resolution=33)
     yield tiny_spec(distillation=True)
+    yield tiny_spec(resolution=40).replace(in_chans=1, num_classes=7)  # grey input
     yield tiny_spec("ir", "mbv3", "mbv3", resolution=97)
 
 
