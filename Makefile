@@ -38,6 +38,11 @@ bench: $(STAMP)
 	$(BIN)/explorer bench latency
 	$(BIN)/explorer bench proxy
 	$(BIN)/explorer bench search
+	$(BIN)/explorer bench startup
+	$(BIN)/explorer bench cost
+	$(BIN)/explorer bench counts
+	cache=$$(mktemp -d) && $(BIN)/explorer bench lut --cache-dir $$cache && \
+		$(BIN)/explorer bench scale --cache-dir $$cache
 
 clean-venv:
 	rm -rf $(VENV)
