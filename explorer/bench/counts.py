@@ -12,7 +12,8 @@ import os
 import random
 import statistics
 import time
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from explorer.bench import environment
 
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 FIELDS = ("params", "params_train", "macs", "macs_train", "ops", "features")
 
 
-def analytic_row(spec: "NetworkSpec") -> dict[str, Any]:
+def analytic_row(spec: NetworkSpec) -> dict[str, Any]:
     """Every count of ``spec`` by arithmetic (nothing built)."""
     from explorer.measure import analytic
 
@@ -32,7 +33,7 @@ def analytic_row(spec: "NetworkSpec") -> dict[str, Any]:
             "features": analytic.features(spec)}
 
 
-def traced_row(spec: "NetworkSpec") -> dict[str, Any]:
+def traced_row(spec: NetworkSpec) -> dict[str, Any]:
     """The same counts the reference way: built, fused, counted by torch and fvcore."""
     from explorer.candidate import from_spec
     from explorer.measure.complexity import count_macs, count_params
@@ -47,7 +48,7 @@ def traced_row(spec: "NetworkSpec") -> dict[str, Any]:
             "features": architecture_features(cand, macs=deployed.macs)}
 
 
-def specs_to_check(samples: int, seed: int) -> list["NetworkSpec"]:
+def specs_to_check(samples: int, seed: int) -> list[NetworkSpec]:
     """The zoo, then ``samples`` seeded random specs of each shipped space."""
     from explorer import zoo
     from explorer.measure.lut import default_spaces

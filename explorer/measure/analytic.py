@@ -159,7 +159,7 @@ def _stem(c: Counts, spec: NetworkSpec) -> tuple[int, int]:
     return side, cin
 
 
-def _block(c: Counts, cin: int, block: "BlockSpec", side: int) -> int:
+def _block(c: Counts, cin: int, block: BlockSpec, side: int) -> int:
     if block.kind == "repvit":
         return _repvit_block(c, cin, block.width, block.kernel, block.stride, block.expansion,
                              block.se, block.act, side)
