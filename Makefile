@@ -32,6 +32,7 @@ notebooks: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/lint-imports
+	$(BIN)/ruff check explorer tests notebooks
 	$(BIN)/python -m pytest tests
 
 bench: $(STAMP)

@@ -29,7 +29,7 @@ class BudgetRef:
     factor: float = 1.0
 
     @classmethod
-    def parse(cls, text: str) -> "BudgetRef":
+    def parse(cls, text: str) -> BudgetRef:
         """``repvit_m0_9``, ``repvit_m0_9:1.1``, ``my_net.yaml:0.5``."""
         model, sep, factor_text = text.strip().rpartition(":")
         if not sep:
@@ -79,7 +79,7 @@ class Budget:
                 "budget_ref_ms": self.ref_ms}
 
     @classmethod
-    def from_attrs(cls, attrs: dict[str, Any]) -> "Budget | None":
+    def from_attrs(cls, attrs: dict[str, Any]) -> Budget | None:
         """The budget a study stored (None when it has none)."""
         if attrs.get("budget_ms") is None:
             return None

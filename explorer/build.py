@@ -1,6 +1,7 @@
 """The only place that turns specs into torch modules, and into their deployed form."""
 from __future__ import annotations
 
+import contextlib
 import copy
 import warnings
 from collections.abc import Sequence
@@ -131,7 +132,7 @@ def _build_stem(spec: NetworkSpec, cin: int) -> tuple[nn.Module, int, int]:
         ds = B.DepthwiseSeparable(s.widths[0], s.widths[1], 3, 1, s.acts[1])
         return nn.Sequential(conv, ds), s.widths[1], 2
     layers = []
-    for w, act in zip(s.widths, s.acts):
+    for w, act in zip(s.widths, s.acts, strict=True):
         layers.append(B.ConvAct(cin, w, 3, 2, act))
         cin = w
     return nn.Sequential(*layers), cin, 2 ** len(layers)
@@ -158,10 +159,8 @@ def deploy(model: nn.Module) -> nn.Module:
         model = reparameterize_model(model, inplace=True)
     except Exception:  # noqa: BLE001 - a foreign model without timm-style fusion hooks
         pass
-    try:
+    with contextlib.suppress(Exception):  # untraceable model: keep its norm-act layers
         model = _fold_norm_act(model)
-    except Exception:  # noqa: BLE001 - untraceable model: keep its norm-act layers
-        pass
     try:
         from torch.fx.experimental.optimization import fuse as fx_fuse
 

@@ -28,8 +28,8 @@ import importlib
 import inspect
 import os
 import sys
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable
 
 from explorer.errors import EditError, SpecError
 from explorer.registry import Registry
@@ -201,7 +201,7 @@ def set_widths(spec: NetworkSpec, widths: tuple[int, ...]) -> NetworkSpec:
     stages = tuple(StageSpec(tuple(dataclasses.replace(blk, width=w) for blk in st.blocks),
                              dataclasses.replace(st.downsample, width=w) if st.downsample
                              else None)
-                   for st, w in zip(spec.stages, widths))
+                   for st, w in zip(spec.stages, widths, strict=True))
     return dataclasses.replace(spec, stages=stages)
 
 
@@ -265,7 +265,7 @@ def set_depths(spec: NetworkSpec, depths: tuple[int, ...]) -> NetworkSpec:
         raise EditError(f"stage_depths: needs one depth per stage ({len(spec.stages)} "
                         f"stages), got {len(depths)}")
     stages = []
-    for i, (st, d) in enumerate(zip(spec.stages, depths), start=1):
+    for i, (st, d) in enumerate(zip(spec.stages, depths, strict=True), start=1):
         if not st.blocks:
             raise EditError(f"stage_depths: stage {i} has no body block to repeat")
         extra = (dataclasses.replace(st.blocks[-1], stride=1),) * max(0, d - len(st.blocks))

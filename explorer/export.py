@@ -13,9 +13,10 @@ import logging
 import shutil
 import tempfile
 import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -43,7 +44,7 @@ def require(module: str, package: str, purpose: str) -> ModuleType:
                                      f"pip install {package}") from None
 
 
-def example_input(candidate: "Candidate") -> torch.Tensor:
+def example_input(candidate: Candidate) -> torch.Tensor:
     """Batch 1 at the candidate's resolution (what every latency is measured on)."""
     return torch.randn(1, candidate.in_chans, candidate.resolution, candidate.resolution,
                        generator=torch.Generator().manual_seed(0))
@@ -74,7 +75,8 @@ def onnx_bytes(module: nn.Module, example: torch.Tensor, name: str = "model") ->
     return buf.getvalue()
 
 
-def torchscript(module: nn.Module, example: torch.Tensor, name: str = "model") -> torch.jit.ScriptModule:
+def torchscript(module: nn.Module, example: torch.Tensor,
+                name: str = "model") -> torch.jit.ScriptModule:
     with _converting("TorchScript", name), torch.no_grad():
         return torch.jit.trace(module.eval(), example)
 
@@ -138,7 +140,7 @@ def _check_replaceable(path: Path, fmt: str) -> None:
                           f"a folder to write into")
 
 
-def export(candidate: "Candidate", fmt: str, out: str | Path) -> Path:
+def export(candidate: Candidate, fmt: str, out: str | Path) -> Path:
     """Write the deployed model of ``candidate`` in ``fmt`` to ``out`` (a file path with the
     format's suffix, or a folder). Written beside the target first, then renamed, so a
     failed export leaves nothing behind; an existing target is replaced only when it is a

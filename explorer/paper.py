@@ -13,8 +13,8 @@ multiply-accumulates (MACs), so ``paper_macs`` holds them under that name.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from explorer import edits as E
 from explorer import zoo

@@ -7,8 +7,9 @@ Colours are fixed per series so every figure reads the same way.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -102,7 +103,7 @@ def _label_points(ax: Any, xs: Sequence[float], ys: Sequence[float], labels: Seq
     """Annotate points, each label at the first offset that overlaps nothing ``placed``
     (marker and label boxes, shared across calls) or else the one overlapping least."""
     renderer = ax.figure.canvas.get_renderer()
-    for x, y, text in zip(xs, ys, labels):
+    for x, y, text in zip(xs, ys, labels, strict=True):
         best = None
         for dx, dy in _OFFSETS:
             ann = ax.annotate(text, (x, y), xytext=(dx, dy), textcoords="offset points",
@@ -190,7 +191,8 @@ def plot_pareto(trials: pd.DataFrame, out_dir: str | Path, budget_ms: float | No
     fig.canvas.draw()  # fixes the axes limits so label boxes can be measured
     # labels avoid every marker (trials included) and each other
     placed: list[Any] = [_marker_box(ax, x, y) for frame in [trials] + [f for f, _, _ in labels]
-                         if len(frame) for x, y in zip(frame["latency_ms"], frame["proxy"])]
+                         if len(frame)
+                         for x, y in zip(frame["latency_ms"], frame["proxy"], strict=True)]
     for frame, texts, color in labels:
         _label_points(ax, frame["latency_ms"], frame["proxy"], texts, color, placed)
     proxy_name = next((p for f in (trials, roadmap, references)
@@ -219,7 +221,7 @@ def _step_axis(ax: Any, df: pd.DataFrame) -> None:
     ax.set_xticks(range(len(df)))
     ax.set_xticklabels([f"{s}" for s in df["step"]], fontsize=8)
     ax.set_xlabel("roadmap step (italic ticks: off the main path)")
-    for tick, on_path in zip(ax.get_xticklabels(), df["on_path"]):
+    for tick, on_path in zip(ax.get_xticklabels(), df["on_path"], strict=True):
         if not on_path:
             tick.set_style("italic")
     ax.grid(alpha=0.3)
@@ -247,7 +249,7 @@ def plot_roadmap(df: pd.DataFrame, out_dir: str | Path, title_info: str | None =
     (lat, acc), (par, mac) = axes
 
     backends = bc.backends(df)
-    for backend, color in zip(backends, BACKEND_COLORS):
+    for backend, color in zip(backends, BACKEND_COLORS, strict=False):
         _series(lat, df, bc.column("latency_rel", backend), color,
                 bc.label(backend, "ours"), "o")
     _series(lat, df, "paper_latency_rel", COLORS["paper"], "paper iPhone 12", "s")

@@ -59,8 +59,8 @@ class Registry(Generic[T]):
     def unknown(self, name: str, choices: list[str] | None = None) -> str:
         """The message for an unknown ``name``: the closest names, then every choice."""
         choices = choices if choices is not None else self.names()
-        return f"unknown {self.kind} {name!r}{did_you_mean(name, choices)}; choose from " \
-               f"{', '.join(choices)}"
+        return (f"unknown {self.kind} {name!r}{did_you_mean(name, choices)}; choose from "
+                f"{', '.join(choices)}")
 
     def names(self) -> list[str]:
         return list(self._items)

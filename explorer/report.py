@@ -8,9 +8,10 @@ measures only the reference models (cached like every measurement).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import yaml
@@ -74,7 +75,7 @@ class StudyView:
     """A stored study with what its figure and report need: completed trials (with the
     threads and proxy name each was measured with) and the study's setup."""
 
-    result: "SearchResult"
+    result: SearchResult
     trials: pd.DataFrame
 
     @property
@@ -116,7 +117,7 @@ def load_study(study: str, storage: str | None = None) -> StudyView:
 
 
 def study_budget(view: StudyView, budget_ref: str | None = None,
-                 budget_ms: float | None = None, **options: Any) -> "Budget | None":
+                 budget_ms: float | None = None, **options: Any) -> Budget | None:
     """The budget to draw and judge a study by: ``budget_ms``; else ``budget_ref``
     (``MODEL[:FACTOR]``: the study's own stored number when it is the study's reference,
     else measured now with the study's backend and threads; ``options`` add cache_dir and
@@ -166,7 +167,7 @@ def same_setup(view: StudyView, frame: pd.DataFrame | None) -> bool:
             and plots.first_value(frame, "proxy_name") == view.proxy)
 
 
-def pareto_figure(view: StudyView, out_dir: str | Path, budget: "Budget | None" = None,
+def pareto_figure(view: StudyView, out_dir: str | Path, budget: Budget | None = None,
                   roadmap: pd.DataFrame | None = None,
                   references: pd.DataFrame | None = None) -> list[Path]:
     """The study's Pareto plot; ``budget`` (see :func:`study_budget`) defaults to the
@@ -227,7 +228,7 @@ def _demote(markdown: str) -> str:
 def report_markdown(view: StudyView, figures: Sequence[Path], out_dir: str | Path,
                     roadmap: pd.DataFrame | None = None,
                     references: pd.DataFrame | None = None, top: int = 5,
-                    budget: "Budget | None" = None) -> str:
+                    budget: Budget | None = None) -> str:
     """The report text; figure links are relative to ``out_dir`` (where it is written);
     ``budget``, when it is not the study's own, is reported beside it."""
     from explorer.search import summary
@@ -282,7 +283,7 @@ def report_markdown(view: StudyView, figures: Sequence[Path], out_dir: str | Pat
 
 def write_report(view: StudyView, out_dir: str | Path = "results",
                  roadmap: pd.DataFrame | None = None, references: bool = True,
-                 top: int = 5, progress: bool = True, budget: "Budget | None" = None,
+                 top: int = 5, progress: bool = True, budget: Budget | None = None,
                  **options: Any) -> list[Path]:
     """Pareto figure + ``report.md`` for a study (see :func:`load_study`) under ``out_dir``.
     Reference models are measured with the study's backend, threads and proxy

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -56,7 +57,7 @@ def _measure_one(spec: NetworkSpec, metrics: Sequence[str], backends: Sequence[s
                   **options)
     latency = metric_function("latency")
     runs = [latency(candidate, backend=b, **options) for b in backends]
-    for backend, run in zip(backends, runs):
+    for backend, run in zip(backends, runs, strict=True):
         row.update(bc.tagged(run, backend))
     row.update(backend=",".join(backends), threads=runs[0].get("threads"))
     return row

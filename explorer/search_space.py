@@ -27,9 +27,10 @@ from __future__ import annotations
 import dataclasses
 import math
 import random
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from explorer import footprint
 from explorer.errors import ExplorerError, SearchSpaceError, SpecError
@@ -209,7 +210,7 @@ class SearchSpace:
         return f"{self.source}: base {self.base_ref}, {self.size:,} networks; " + "; ".join(parts)
 
     # -- validation ------------------------------------------------------------------
-    def check(self) -> "SearchSpace":
+    def check(self) -> SearchSpace:
         """Build the base with the fixed values (which every build applies, so an error
         there names them), then every value of every other dimension on it (so an error
         names the value that causes it), then the same with the others at their extremes,

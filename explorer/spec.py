@@ -19,9 +19,10 @@ import math
 import reprlib
 import types
 import typing
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from explorer.errors import SpecError
 
@@ -146,13 +147,13 @@ class NetworkSpec:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
     @classmethod
-    def from_dict(cls, data: Any) -> "NetworkSpec":
+    def from_dict(cls, data: Any) -> NetworkSpec:
         spec = _from_plain(cls, data, "spec")
         validate(spec)
         return spec
 
     @classmethod
-    def from_json(cls, text: str) -> "NetworkSpec":
+    def from_json(cls, text: str) -> NetworkSpec:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -162,7 +163,7 @@ class NetworkSpec:
         return cls.from_dict(data)
 
     @classmethod
-    def from_yaml(cls, text: str) -> "NetworkSpec":
+    def from_yaml(cls, text: str) -> NetworkSpec:
         return cls.from_dict(parse_yaml(text, "spec", SpecError))
 
     # -- identity --------------------------------------------------------------------
@@ -177,7 +178,7 @@ class NetworkSpec:
         and the distillation head is merged away, so latency caches key on this."""
         return _digest({k: v for k, v in self.to_dict().items() if k not in ("name", "recipe")})
 
-    def replace(self, **changes: Any) -> "NetworkSpec":
+    def replace(self, **changes: Any) -> NetworkSpec:
         """A validated copy with fields changed (specs are immutable)."""
         spec = dataclasses.replace(self, **changes)
         validate(spec)
@@ -199,7 +200,7 @@ def _digest(data: Any) -> str:
     return hashlib.sha256(canon.encode()).hexdigest()[:16]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _float_fields(cls: type) -> frozenset[str]:
     """Fields annotated ``float`` (resolving hints is slow: once per class, not per call)."""
     return frozenset(name for name, hint in typing.get_type_hints(cls).items()
@@ -316,7 +317,7 @@ def validate(spec: NetworkSpec) -> NetworkSpec:
         _check(len(stem.widths) == 2, "stem.widths", "an mbv3 stem has exactly 2 widths "
                "(conv, depthwise-separable block)")
     _check(len(stem.widths) >= 1, "stem.widths", "needs at least one width")
-    for i, (w, a) in enumerate(zip(stem.widths, stem.acts)):
+    for i, (w, a) in enumerate(zip(stem.widths, stem.acts, strict=True)):
         _check_pos_int(w, f"stem.widths[{i}]")
         _check_choice(a, ACTIVATIONS, f"stem.acts[{i}]")
 

@@ -24,7 +24,7 @@ def timm_key_map(ours: nn.Module, theirs: nn.Module) -> dict[str, str]:
         raise DataError(f"cannot map timm weights: {len(other)} tensors in the timm model, "
                         f"{len(mine)} in ours")
     mapping = {}
-    for (ka, a), (kb, b) in zip(mine.items(), other.items()):
+    for (ka, a), (kb, b) in zip(mine.items(), other.items(), strict=True):
         if ka.rsplit(".", 1)[-1] != kb.rsplit(".", 1)[-1] or a.shape != b.shape:
             raise DataError(f"cannot map timm weights: timm {kb} {tuple(b.shape)} meets our "
                             f"{ka} {tuple(a.shape)}")

@@ -7,7 +7,7 @@ the same name (RepViT with its distillation head), which tests/test_zoo.py prove
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from explorer.errors import UnknownModelError
 from explorer.registry import Registry
@@ -73,7 +73,7 @@ def repvit(widths: tuple[int, ...], depths: tuple[int, ...], name: str = "",
     blocks, then per stage a deeper downsampling unit and body blocks with SE on the
     1st, 3rd, 5th... block, simple classifier (distillation head by default, as timm)."""
     stages = []
-    for i, (w, d) in enumerate(zip(widths, depths)):
+    for i, (w, d) in enumerate(zip(widths, depths, strict=True)):
         body = tuple(BlockSpec("repvit", w, kernel, expansion, 1, j % 2 == 0, act)
                      for j in range(d))
         down = DownsampleSpec(w, "repvit", kernel, expansion, act) if i > 0 else None

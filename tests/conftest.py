@@ -10,8 +10,15 @@ import pytest
 import torch
 from torch import nn
 
-from explorer.spec import (BlockSpec, DownsampleSpec, HeadSpec, NetworkSpec, RecipeSpec,
-                           StageSpec, StemSpec)
+from explorer.spec import (
+    BlockSpec,
+    DownsampleSpec,
+    HeadSpec,
+    NetworkSpec,
+    RecipeSpec,
+    StageSpec,
+    StemSpec,
+)
 
 torch.set_num_threads(1)
 #: the suite's own cache (also for spawned workers, which inherit the environment): never

@@ -6,8 +6,15 @@ from torch import nn
 
 from explorer import blocks as B
 from explorer import build, deploy, zoo
-from explorer.spec import (BlockSpec, DownsampleSpec, HeadSpec, NetworkSpec, RecipeSpec,
-                           StageSpec, StemSpec)
+from explorer.spec import (
+    BlockSpec,
+    DownsampleSpec,
+    HeadSpec,
+    NetworkSpec,
+    RecipeSpec,
+    StageSpec,
+    StemSpec,
+)
 from tests.conftest import randomize_bn, tiny_spec
 
 BN = (nn.BatchNorm1d, nn.BatchNorm2d)

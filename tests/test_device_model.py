@@ -79,7 +79,7 @@ def test_fit_with_noise_predicts_held_out_networks(synthetic):
     assert np.median(np.abs(held / y - 1)) < 0.03
     fit = dm.fit_parameters(x, noisy)
     share = (x * np.array([TRUE[p] for p in dm.PARAMETERS])).sum(0) / y.sum()
-    for name, part in zip(dm.PARAMETERS, share):
+    for name, part in zip(dm.PARAMETERS, share, strict=True):
         if part > 0.1:  # the terms that carry a tenth of the time are pinned by the data
             assert fit.parameters[name] == pytest.approx(TRUE[name], rel=0.25), name
 

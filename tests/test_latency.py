@@ -48,7 +48,7 @@ def test_protocol_gives_up_at_the_time_limit():
 def test_cpu_backends_measure_the_deployed_tiny_model(tmp_path, backend):
     c = from_spec(tiny_spec(resolution=32))
     row = quick(c, backend, cache_dir=tmp_path)
-    assert KEYS <= set(row)
+    assert set(row) >= KEYS
     assert row["backend"] == backend and row["threads"] == 1 and row["resolution"] == 32
     assert 0 < row["latency_ms"] < 100 and row["latency_iqr_ms"] >= 0
     assert set(row["seconds"]) == {"build", "fuse", "export", "time", "total"}

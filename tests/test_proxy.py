@@ -7,12 +7,20 @@ import pytest
 import torch
 from torch import nn
 
-from tests.conftest import tiny_spec
 from explorer.candidate import from_module, from_spec, from_timm
 from explorer.errors import ProxyError
 from explorer.measure import measure
-from explorer.measure.proxy import (DEFAULT_PROXY, PROXIES, ZERO_COST, Proxy, get_proxy,
-                                    list_proxies, proxy_metric, score)
+from explorer.measure.proxy import (
+    DEFAULT_PROXY,
+    PROXIES,
+    ZERO_COST,
+    Proxy,
+    get_proxy,
+    list_proxies,
+    proxy_metric,
+    score,
+)
+from tests.conftest import tiny_spec
 
 
 @pytest.fixture(scope="module")

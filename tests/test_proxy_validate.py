@@ -256,7 +256,8 @@ def test_refit_writes_to_a_folder(tmp_path):
     assert summary["n"] == len(table)
     assert summary["tau_family_out"] == fitted.cross_validate(
         table, ["log_macs", "log_params"], 2.0)["tau_family_out"]
-    assert summary["tau_family_out"] == pytest.approx(0.7395, abs=5e-4)  # the shipped table: a changed fit or CV shows here
+    # the shipped table: a changed fit or CV shows here
+    assert summary["tau_family_out"] == pytest.approx(0.7395, abs=5e-4)
 
 
 def test_refit_rejects_a_bad_alpha_before_writing(tmp_path):

@@ -6,12 +6,12 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from tests import search_fakes
 from explorer.cli import main
 from explorer.errors import BudgetError, ExplorerError, StorageError
 from explorer.search import load_result, run_search, trial_spec
 from explorer.search_space import parse_space
 from explorer.spec import NetworkSpec
+from tests import search_fakes
 
 SPACE = {"base": "repvit_m0_9", "resolution": [64, 96],
          "widths": [[24, 48], [48, 96], {"low": 96, "high": 192, "step": 32}, [192, 384]],
@@ -159,7 +159,9 @@ def test_multi_objective_pareto(space, tmp_path):
 
 @pytest.mark.parametrize("url, needle", [
     ("nosuchdb://x/y", "cannot open study storage nosuchdb://x/y"),
-    ("postgresql://u:secret@127.0.0.1:1/db", "cannot open study storage postgresql+psycopg2://u:***@127.0.0.1:1/db: (psycopg2.OperationalError) connection to server"),
+    ("postgresql://u:secret@127.0.0.1:1/db",
+     "cannot open study storage postgresql+psycopg2://u:***@127.0.0.1:1/db: "
+     "(psycopg2.OperationalError) connection to server"),
 ])
 def test_bad_storage(space, url, needle):
     with pytest.raises(StorageError) as err:

@@ -157,7 +157,7 @@ def test_timm_feature_extractors():
         listed = FeatureListNet(net, out_indices=(0, 1), flatten_sequential=True)(x)
         got = FeatureGetterNet(net, out_indices=(0, -1))(x)
         last = net.forward_intermediates(x, indices=1, stop_early=True, intermediates_only=True)
-    for i, (info, out) in enumerate(zip(net.feature_info, stage_outputs)):
+    for i, (info, out) in enumerate(zip(net.feature_info, stage_outputs, strict=True)):
         assert out.shape == (2, info["num_chs"], 64 // info["reduction"],
                              64 // info["reduction"])
         torch.testing.assert_close(listed[i], out)

@@ -12,6 +12,7 @@ examples:
   explorer bench device --profile mine --latencies my_phone.csv --out /tmp/mine.json"""
 from __future__ import annotations
 
+import itertools
 import os
 import statistics
 import time
@@ -82,7 +83,7 @@ def run_bench(profile_ref: str = "iphone12", latencies: str | None = None,
     paper = [r["paper_ms"] for r in roadmap]
     by_step = {r["step"]: r for r in roadmap}
     directions = []
-    for a, b in zip(PATH, PATH[1:]):
+    for a, b in itertools.pairwise(PATH):
         pred = np.sign(by_step[b]["predicted_ms"] - by_step[a]["predicted_ms"])
         ref = np.sign(by_step[b]["paper_ms"] - by_step[a]["paper_ms"])
         directions.append({"from": a, "to": b, "right": bool(pred == ref)})

@@ -72,7 +72,7 @@ def run_bench(models: list[str], backend: str = "ort", threads: int = 1, repeats
         row: dict[str, Any] = {"median_ms": statistics.median(m), "cv_over_repeats": cv,
                                "repeat_medians_ms": m, "seconds_per_candidate": seconds[name]}
         if REFERENCE in medians:
-            ratios = [a / b for a, b in zip(m, medians[REFERENCE])]
+            ratios = [a / b for a, b in zip(m, medians[REFERENCE], strict=True)]
             row["ratio_vs_mbv3"] = statistics.median(ratios)
             if name in PAPER_MS:
                 row["paper_iphone12_ms"] = PAPER_MS[name]

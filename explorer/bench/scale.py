@@ -120,7 +120,8 @@ def mo_hypervolumes(space: Any, trials: int, seeds: tuple[int, ...], storage: st
             result, _ = _study(space, None, trials, "multi", sampler, seed, storage, options)
             df = result.trials_frame()
             df = df[df.state == "COMPLETE"]
-            points[sampler] = list(zip(df.proxy.astype(float), df.latency_ms.astype(float)))
+            points[sampler] = list(zip(df.proxy.astype(float), df.latency_ms.astype(float),
+                                       strict=True))
         every = [p for pts in points.values() for p in pts]
         proxy_range = (min(p for p, _ in every), max(p for p, _ in every))
         slowest = max(lat for _, lat in every)

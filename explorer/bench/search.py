@@ -45,7 +45,7 @@ def hypervolume(points: list[tuple[float, float]], proxy_range: tuple[float, flo
     return float(compute_hypervolume(losses, np.array([1.0, 1.0])))
 
 
-def _run(space: Any, budget: "Budget", trials: int, sampler: str, backend: str, seed: int,
+def _run(space: Any, budget: Budget, trials: int, sampler: str, backend: str, seed: int,
          storage: str, options: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     """One study under ``budget`` (a reference's is stored with its origin, as by
     ``search --budget-ref``)."""
@@ -78,7 +78,7 @@ def _run(space: Any, budget: "Budget", trials: int, sampler: str, backend: str, 
 
 
 def _budget(space: Any, backend: str, budget_ms: float | None, budget_ref: str | None,
-            options: dict[str, Any]) -> "tuple[Budget, str]":
+            options: dict[str, Any]) -> tuple[Budget, str]:
     """(budget, where it came from) on ``backend``: ``budget_ms``, FACTOR x the
     reference's latency there, or the space's base network's latency there."""
     from explorer.budget import Budget, resolve_budget
@@ -115,7 +115,7 @@ def run_bench(space_path: str, trials: int, ort_trials: int, seed: int,
                         {**options, "metrics": lut_metrics}) for s in ("tpe", "random")}
         points = {s: [(float(p), float(lat)) for p, lat in
                       zip(r.best(len(r.study.trials)).proxy,
-                          r.best(len(r.study.trials)).latency_ms)]
+                          r.best(len(r.study.trials)).latency_ms, strict=True)]
                   for s, (r, _) in runs.items()}
         proxies = [p for pts in points.values() for p, _ in pts]
         prange = (min(proxies), max(proxies)) if proxies else (0.0, 1.0)

@@ -134,7 +134,8 @@ def run_build(args: argparse.Namespace) -> int:
               f"{len(specs) + len(calibration)} networks")
         print(f"predictions use {cal['summary']}")
         if cal["used"]:
-            terms = " + ".join(f"{k:.2f}*{g}" for g, k in zip(cal["groups"], cal["scale"]))
+            terms = " + ".join(f"{k:.2f}*{g}"
+                               for g, k in zip(cal["groups"], cal["scale"], strict=True))
             print(f"calibration: ms = {terms} + {cal['offset']:.3f}")
     return 0
 

@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
             "MMACs": round(op.macs / 1e6, 2), "weight_KB": round(op.weight_bytes / 1e3, 1),
             "act_KB": round(op.act_bytes / 1e3, 1), "ms": round(t, 4),
             "share_pct": round(100 * t / total, 2)}
-           for op, t in zip(cost.ops, times) if op.executed]
+           for op, t in zip(cost.ops, times, strict=True) if op.executed]
     by_class = []
     for cls in CLASSES:
         members = [o for o in ops if o["class"] == cls]

@@ -7,7 +7,8 @@ asked for.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from explorer.errors import ExplorerError
 from explorer.registry import Registry

@@ -152,7 +152,7 @@ def _stem(c: Counts, spec: NetworkSpec) -> tuple[int, int]:
         if s.widths[0] == s.widths[1]:
             c.ops.add("aten::add")
         return side, s.widths[1]
-    for width, act in zip(s.widths, s.acts):
+    for width, act in zip(s.widths, s.acts, strict=True):
         side = c.conv(cin, width, 3, side, 2)
         c.act(act)
         cin = width

@@ -14,8 +14,9 @@ them, as fvcore itself does.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -60,7 +61,7 @@ def count_macs(model: nn.Module, resolution: int = 224, in_chans: int = 3) -> Co
 FIELDS = {"params": ("params", "params_train"), "macs": ("macs", "macs_train")}
 
 
-def _cached(candidate: "Candidate", kind: str, compute: Callable[[], dict[str, Any]],
+def _cached(candidate: Candidate, kind: str, compute: Callable[[], dict[str, Any]],
             no_cache: bool = False, cache_dir: str | None = None) -> dict[str, Any]:
     """Counts depend only on the network (training form: the spec's full hash) and the
     counting libraries, so a search never re-traces a network it has counted."""
@@ -80,7 +81,7 @@ def _cached(candidate: "Candidate", kind: str, compute: Callable[[], dict[str, A
     return row
 
 
-def params_metric(candidate: "Candidate", no_cache: bool = False, cache_dir: str | None = None,
+def params_metric(candidate: Candidate, no_cache: bool = False, cache_dir: str | None = None,
                   **_: object) -> dict[str, Any]:
     """``params`` of the deployed model (as the paper reports) and ``params_train``."""
     if candidate.spec is not None:
@@ -91,7 +92,7 @@ def params_metric(candidate: "Candidate", no_cache: bool = False, cache_dir: str
         "params_train": count_params(candidate.model)}, no_cache, cache_dir)
 
 
-def macs_metric(candidate: "Candidate", no_cache: bool = False, cache_dir: str | None = None,
+def macs_metric(candidate: Candidate, no_cache: bool = False, cache_dir: str | None = None,
                 **_: object) -> dict[str, Any]:
     """``macs`` of the deployed model and ``macs_train``, plus ops fvcore could not count."""
     if candidate.spec is not None:

@@ -6,8 +6,8 @@ NAME`` validates it and stores each row in the latency cache; ``--backend device
 then reads them like any other backend.
 
 CSV columns: ``model`` (a zoo name, a roadmap step id like ``3a`` or ``step_3a``, or a
-16-hex spec hash) and ``latency_ms`` are required; ``resolution`` (default: the model's, 224 for a hash) and
-``note`` are optional.
+16-hex spec hash) and ``latency_ms`` are required; ``resolution`` (default: the model's,
+224 for a hash) and ``note`` are optional.
 """
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def _key(device: str, ident: str, resolution: int) -> dict[str, Any]:
     return {"device": device, "id": ident, "resolution": resolution}
 
 
-def _named_specs() -> dict[str, "NetworkSpec"]:
+def _named_specs() -> dict[str, NetworkSpec]:
     """Zoo models and roadmap steps by name."""
     from explorer import zoo
     from explorer.paper import roadmap_specs
@@ -58,7 +58,7 @@ def _named_specs() -> dict[str, "NetworkSpec"]:
     return specs
 
 
-def _row_id(model: str, resolution: int | None, named: dict[str, "NetworkSpec"],
+def _row_id(model: str, resolution: int | None, named: dict[str, NetworkSpec],
             where: str) -> tuple[str, int]:
     """The cache identity of one row: a spec's deploy hash, or the hash as given."""
     if model in named:
@@ -158,7 +158,7 @@ def imported(device: str, cache_dir: str | Path | None = None) -> list[dict[str,
     return sorted(rows, key=lambda row: (str(row.get("model")), str(row.get("resolution"))))
 
 
-def lookup(candidate: "Candidate", device: str,
+def lookup(candidate: Candidate, device: str,
            cache_dir: str | Path | None = None) -> dict[str, Any] | None:
     """The imported row for ``candidate`` on ``device`` (by deploy hash, spec hash, name)."""
     cache = _cache(cache_dir)

@@ -208,7 +208,7 @@ def fit_profile(path: str | Path | None, name: str, precision: str = "fp16", dev
                          "weight": r.weight, "latency_ms": r.latency_ms,
                          "fit_ms": round(float(f), 4), "loo_ms": round(float(a), 4),
                          "lofo_ms": round(float(b), 4)}
-                        for (r, c), f, a, b in zip(pairs, fit.predicted, loo, lofo)],
+                        for (r, c), f, a, b in zip(pairs, fit.predicted, loo, lofo, strict=True)],
         **({"imported": {"device": imported, "rows": len(extra), "skipped": skipped}}
            if imported else {}),
     }
@@ -247,6 +247,6 @@ def validate_profile(profile: Profile, path: str | Path, cache_dir: str | Path |
         "params_tau": dm.kendall_tau(params, measured),
         "rows": [{"model": r.model, "resolution": c.resolution, "latency_ms": r.latency_ms,
                   "predicted_ms": round(p, 4), "error_pct": round((p / r.latency_ms - 1) * 100, 1)}
-                 for (r, c), p in zip(pairs, predicted)],
+                 for (r, c), p in zip(pairs, predicted, strict=True)],
         "failed": failed,
     }

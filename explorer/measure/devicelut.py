@@ -40,7 +40,7 @@ class DeviceTable(LatencyTable):
         self.report: dict[str, Any] = {}
         super().__init__(table_path(device, cache_dir), f"device:{device}", threads=None)
 
-    def measure(self, spec: "NetworkSpec", save: bool = True) -> int:
+    def measure(self, spec: NetworkSpec, save: bool = True) -> int:
         """Nothing can be measured here: a missing unit is an error saying what to do."""
         todo = self.missing(spec)
         if todo:
@@ -66,7 +66,7 @@ def import_manifest(path: str | Path, device: str,
 
 
 def _networks(table: DeviceTable, cache_dir: str | Path | None
-              ) -> tuple[list["NetworkSpec"], list[float], list[str]]:
+              ) -> tuple[list[NetworkSpec], list[float], list[str]]:
     """Specs and latencies of the whole networks imported for the device that the table
     covers; the rest listed with the reason."""
     named = _named_specs()

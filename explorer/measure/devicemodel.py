@@ -129,7 +129,7 @@ def fit_parameters(features: np.ndarray, latency_ms: np.ndarray,
     theta = result.x / scale
     theta[theta < 1e-9] = 0.0  # a parameter at its bound is zero
     names = PARAMETERS if k == len(PARAMETERS) else tuple(f"p{i}" for i in range(k))
-    return Fit(dict(zip(names, (float(v) for v in theta))), features @ theta, theta)
+    return Fit(dict(zip(names, (float(v) for v in theta), strict=True)), features @ theta, theta)
 
 
 def error_summary(predicted: Sequence[float], measured: Sequence[float]) -> dict[str, float]:

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from explorer.candidate import Candidate
 
 
-def measure_latency(candidate: "Candidate", backend: str = "ort", threads: int = 1,
+def measure_latency(candidate: Candidate, backend: str = "ort", threads: int = 1,
                     no_cache: bool = False, cache_dir: str | Path | None = None,
                     protocol: Protocol = Protocol()) -> dict[str, Any]:
     """Latency row of ``candidate`` on ``backend``: from the cache when the same model was
@@ -28,7 +28,7 @@ def measure_latency(candidate: "Candidate", backend: str = "ort", threads: int =
                         protocol)
 
 
-def latency_metric(candidate: "Candidate", backend: str = "ort", threads: int = 1,
+def latency_metric(candidate: Candidate, backend: str = "ort", threads: int = 1,
                    no_cache: bool = False, cache_dir: str | Path | None = None,
                    **_: object) -> dict[str, Any]:
     """The ``latency`` metric for :func:`explorer.measure.measure`."""

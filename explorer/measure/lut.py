@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import json
 import statistics
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -70,7 +71,7 @@ def _half(resolution: int) -> int:
     return (resolution + 1) // 2
 
 
-def units(spec: "NetworkSpec") -> list[Unit]:
+def units(spec: NetworkSpec) -> list[Unit]:
     """The units of ``spec`` in execution order, derived from the spec alone (no torch),
     following :class:`explorer.build.Network`'s layout."""
     res, cin = spec.resolution, spec.in_chans
@@ -97,7 +98,7 @@ def units(spec: "NetworkSpec") -> list[Unit]:
     return out
 
 
-def _submodule(network: "nn.Module", path: str) -> "nn.Module":
+def _submodule(network: nn.Module, path: str) -> nn.Module:
     module = network
     for part in path.split("."):
         module = module[int(part)] if part.isdigit() else getattr(module, part)
@@ -167,7 +168,7 @@ class LatencyTable:
             self._loaded_calibration = self.calibration
 
     # -- measuring -----------------------------------------------------------------------
-    def missing(self, spec: "NetworkSpec") -> list[Unit]:
+    def missing(self, spec: NetworkSpec) -> list[Unit]:
         seen: set[str] = set()
         out = []
         for unit in units(spec):
@@ -176,7 +177,7 @@ class LatencyTable:
                 out.append(unit)
         return out
 
-    def measure(self, spec: "NetworkSpec", save: bool = True) -> int:
+    def measure(self, spec: NetworkSpec, save: bool = True) -> int:
         """Time every unit of ``spec`` the table lacks; returns how many were added."""
         from explorer.candidate import from_spec
 
@@ -198,7 +199,7 @@ class LatencyTable:
         return len(todo)
 
     # -- predicting ----------------------------------------------------------------------
-    def sums(self, spec: "NetworkSpec") -> np.ndarray:
+    def sums(self, spec: NetworkSpec) -> np.ndarray:
         """Summed unit latencies (ms) per calibration group, measuring misses first."""
         self.measure(spec)
         out = np.zeros(len(GROUPS))
@@ -211,10 +212,10 @@ class LatencyTable:
         """Whether predictions apply a calibration (one that beat the plain sums)."""
         return bool(self.calibration and self.calibration.get("used"))
 
-    def predict(self, spec: "NetworkSpec") -> float:
+    def predict(self, spec: NetworkSpec) -> float:
         return apply(self.calibration if self.calibrated else None, self.sums(spec))
 
-    def fit(self, specs: Sequence["NetworkSpec"], measured_ms: Sequence[float]) -> dict:
+    def fit(self, specs: Sequence[NetworkSpec], measured_ms: Sequence[float]) -> dict:
         """Fit :func:`calibrate` on full networks measured for real, and store it (with
         the choice it made: plain sums where no calibration beats them)."""
         if len(specs) < MIN_CALIBRATION:
@@ -334,7 +335,7 @@ ROUNDS = 2
 MAX_RETAKES = 3
 
 
-def real_latencies(specs: Sequence["NetworkSpec"], backend: str, threads: int,
+def real_latencies(specs: Sequence[NetworkSpec], backend: str, threads: int,
                    cache_dir: str | Path | None, desc: str,
                    progress: bool = True) -> list[list[dict[str, Any]]]:
     """Every network's rounds (:data:`ROUNDS` of them), each a median latency with its
@@ -367,7 +368,7 @@ def best(rounds: list[dict[str, Any]]) -> float:
     return min(r["latency_ms"] for r in rounds)
 
 
-def build_table(specs: Sequence["NetworkSpec"], calibration: Sequence["NetworkSpec"],
+def build_table(specs: Sequence[NetworkSpec], calibration: Sequence[NetworkSpec],
                 backend: str = "ort", threads: int = 1, cache_dir: str | Path | None = None,
                 path: str | Path | None = None, progress: bool = True) -> LatencyTable:
     """Measure every unit configuration of ``specs`` (and of ``calibration``), then fit
@@ -388,7 +389,7 @@ def default_spaces() -> list[Path]:
     return sorted(SPACES_DIR.glob("*.yaml"))
 
 
-def sample_specs(spaces: Sequence[str | Path], n: int, seed: int) -> list["NetworkSpec"]:
+def sample_specs(spaces: Sequence[str | Path], n: int, seed: int) -> list[NetworkSpec]:
     """``n`` seeded random specs, drawn from the spaces in turn (one RNG for all)."""
     import dataclasses
     import random
@@ -411,7 +412,7 @@ POOL_FACTOR = 20
 
 
 def calibration_specs(spaces: Sequence[str | Path], n: int,
-                      seed: int = CALIBRATION_SEED) -> list["NetworkSpec"]:
+                      seed: int = CALIBRATION_SEED) -> list[NetworkSpec]:
     """``n`` networks spanning the sizes a search visits, shared among the spaces: each
     space's smallest and largest network and, between them, networks evenly spaced in
     MACs (ranks) over a seeded random pool. Random draws alone bunch in the middle, and
@@ -424,7 +425,7 @@ def calibration_specs(spaces: Sequence[str | Path], n: int,
     if not spaces:
         raise DataError("no search space: pass --space FILE (e.g. search_spaces/repvit.yaml)")
     rng = random.Random(seed)
-    out: list["NetworkSpec"] = []
+    out: list[NetworkSpec] = []
     for k, path in enumerate(spaces):
         wanted = n // len(spaces) + (k < n % len(spaces))
         space = load_space(path)
@@ -437,7 +438,7 @@ def calibration_specs(spaces: Sequence[str | Path], n: int,
     return out
 
 
-def validate(table: LatencyTable, specs: Sequence["NetworkSpec"],
+def validate(table: LatencyTable, specs: Sequence[NetworkSpec],
              cache_dir: str | Path | None = None, progress: bool = True) -> dict[str, Any]:
     """Predicted vs measured latency on ``specs`` (minus any the calibration was fitted
     on): the error distribution of what predictions apply (top level), and of both the
@@ -454,7 +455,7 @@ def validate(table: LatencyTable, specs: Sequence["NetworkSpec"],
     if "fitted" in cal:  # the fitted calibration, applied or not
         predictors["calibrated"] = cal if table.calibrated else cal["fitted"]
     rows = []
-    for spec, group_sums, taken in zip(held_out, sums, rounds):
+    for spec, group_sums, taken in zip(held_out, sums, rounds, strict=True):
         measured = best(taken)
         preds = {name: apply(c, group_sums) for name, c in predictors.items()}
         rows.append({"name": spec.name, "spec_hash": spec.hash,

@@ -313,7 +313,7 @@ class OpCost:
                    tuple(Op.from_dict(o) for o in data["ops"]))
 
 
-def _parse(value: Any) -> "OpCost | None":
+def _parse(value: Any) -> OpCost | None:
     """A cached entry is served only if it still parses into ops (else: a miss)."""
     try:
         return OpCost.from_dict(value)

@@ -58,7 +58,7 @@ class Profile:
                 "fit": self.fit}
 
 
-def feature_row(candidate: "Candidate", precision: str, cache_dir: str | Path | None = None,
+def feature_row(candidate: Candidate, precision: str, cache_dir: str | Path | None = None,
                 no_cache: bool = False) -> np.ndarray:
     """The network's cost-model features, cached on their own: a search predicts from one
     small cache read instead of re-reading every operator."""

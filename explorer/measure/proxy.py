@@ -80,11 +80,11 @@ class Proxy:
         """Everything besides the candidate and the seed that changes the score."""
         return dict(self.options)
 
-    def compute(self, candidate: "Candidate", seed: int) -> tuple[float, dict[str, Any]]:
+    def compute(self, candidate: Candidate, seed: int) -> tuple[float, dict[str, Any]]:
         """Return (score, extra columns). Called with all RNGs seeded by ``seed``."""
         raise NotImplementedError
 
-    def __call__(self, candidate: "Candidate", seed: int = 0) -> ProxyResult:
+    def __call__(self, candidate: Candidate, seed: int = 0) -> ProxyResult:
         seed_everything(seed)
         start = time.perf_counter()
         try:
@@ -109,7 +109,7 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
 
 
-def fresh_model(candidate: "Candidate", seed: int) -> nn.Module:
+def fresh_model(candidate: Candidate, seed: int) -> nn.Module:
     """A newly initialised copy of the candidate's network, seeded: zero-cost scores
     judge an architecture at initialisation, so the seed (not whatever weights the
     candidate happens to hold) must fix them."""
@@ -141,13 +141,13 @@ def get_proxy(name: str, **options: Any) -> Proxy:
     return proxy_class(name)(**options)
 
 
-def score(candidate: "Candidate", proxy_name: str = DEFAULT_PROXY, seed: int = 0,
+def score(candidate: Candidate, proxy_name: str = DEFAULT_PROXY, seed: int = 0,
           **options: Any) -> ProxyResult:
     """Score one candidate with one proxy (uncached; see :func:`proxy_metric`)."""
     return get_proxy(proxy_name, **options)(candidate, seed)
 
 
-def cached_score(candidate: "Candidate", proxy_name: str = DEFAULT_PROXY, seed: int = 0,
+def cached_score(candidate: Candidate, proxy_name: str = DEFAULT_PROXY, seed: int = 0,
                  no_cache: bool = False, cache_dir: str | None = None,
                  **options: Any) -> ProxyResult:
     """:func:`score` through the on-disk cache (key: the candidate's *training* form --
@@ -182,7 +182,7 @@ def valid_result(value: Any) -> bool:
             and isinstance(value.get("seed"), int) and isinstance(value.get("extra"), dict))
 
 
-def proxy_metric(candidate: "Candidate", proxy: str = "default", seed: int = 0,
+def proxy_metric(candidate: Candidate, proxy: str = "default", seed: int = 0,
                  no_cache: bool = False, cache_dir: str | None = None,
                  proxy_options: dict[str, Any] | None = None, **_: Any) -> dict[str, Any]:
     """The ``proxy`` metric of :func:`explorer.measure.measure`: score, name, seconds."""

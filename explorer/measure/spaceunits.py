@@ -32,7 +32,7 @@ _STAGE_DIM = re.compile(r"_(\d+)$")
 class SpaceUnits:
     """Every distinct unit of a space, each with one network that contains it."""
 
-    found: dict[str, tuple[Unit, "NetworkSpec"]]
+    found: dict[str, tuple[Unit, NetworkSpec]]
     networks_built: int
 
     def groups(self) -> dict[str, int]:
@@ -45,9 +45,9 @@ class SpaceUnits:
         return dict(sorted(counts.items()))
 
 
-def _assignments(dims: list["Dim"]) -> list[dict[str, Any]]:
+def _assignments(dims: list[Dim]) -> list[dict[str, Any]]:
     """Every assignment of values to ``dims`` (one empty assignment when there are none)."""
-    return [dict(zip([d.name for d in dims], values))
+    return [dict(zip([d.name for d in dims], values, strict=True))
             for values in itertools.product(*(d.values() for d in dims))]
 
 
@@ -57,14 +57,14 @@ def _stage_of(unit: Unit) -> int | None:
     return int(parts[1]) if parts[0] == "stages" else None
 
 
-def _boundary(spec: "NetworkSpec", stage: int) -> tuple[int, int]:
+def _boundary(spec: NetworkSpec, stage: int) -> tuple[int, int]:
     """(channels, resolution) entering the unit after ``stage``: the stage's output."""
     after = next(u for u in units(spec)
                  if u.path == "head" or (_stage_of(u) is not None and _stage_of(u) > stage))
     return after.channels, after.resolution
 
 
-def space_units(space: "SearchSpace") -> SpaceUnits:
+def space_units(space: SearchSpace) -> SpaceUnits:
     """The distinct units of ``space`` (see the module docstring for why this is exact)."""
     per_stage: dict[int, list[Dim]] = {s: [] for s in range(space.n_stages)}
     shared: list[Dim] = []

@@ -26,8 +26,9 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any, Callable
+from typing import Any
 
 #: one inference; returns its own duration in seconds
 Runner = Callable[[], float]

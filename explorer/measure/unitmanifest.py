@@ -36,7 +36,7 @@ def unit_stem(key: str) -> str:
     return f"{kind}-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
 
 
-def manifest_row(unit: "Unit", file: str) -> dict[str, Any]:
+def manifest_row(unit: Unit, file: str) -> dict[str, Any]:
     """The manifest row of ``unit`` exported as ``file``; latency left for the user."""
     shape = f"1x{unit.channels}x{unit.resolution}x{unit.resolution}"
     return {"unit": unit_stem(unit.key), "key": unit.key, "file": file, "input_shape": shape,

@@ -16,7 +16,7 @@ class ProgressBar:
     def __call__(self, done: int) -> None:
         self.bar.update(max(0, min(done, self.bar.total) - self.bar.n))
 
-    def __enter__(self) -> "ProgressBar":
+    def __enter__(self) -> ProgressBar:
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -119,7 +119,7 @@ def run_search(space: SearchSpace | str | Path, budget_ms: float | None, trials:
                heartbeat_s: int = 10, progress: bool = True, worker_init: str | None = None,
                metrics: tuple[str, ...] = METRICS,
                budget_ref: str | BudgetRef | Budget | None = None,
-               **options: Any) -> "SearchResult":
+               **options: Any) -> SearchResult:
     """Run (or continue) a search and return its :class:`SearchResult`.
 
     ``space`` is a :class:`SearchSpace` or a YAML path; ``options`` are the measurement

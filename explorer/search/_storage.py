@@ -52,7 +52,7 @@ def file_id(storage: str | Any) -> tuple[int, int] | None:
     return None if st is None else (st.st_dev, st.st_ino)
 
 
-def check_storage(config: "SearchConfig") -> None:
+def check_storage(config: SearchConfig) -> None:
     """Fail loudly if the SQLite file the search started with was deleted or replaced:
     the trials written to it are gone, so reporting them as done would be a lie."""
     if config.storage_id is not None and file_id(config.storage) != config.storage_id:

@@ -5,7 +5,7 @@ import multiprocessing
 import sys
 import time
 import warnings
-from typing import Callable
+from collections.abc import Callable
 
 from explorer.errors import ExplorerError
 from explorer.search._config import SearchConfig

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -46,12 +47,12 @@ class Backend:
     def check(self) -> None:
         """Raise :class:`BackendError` early (before building anything) if unusable here."""
 
-    def load(self, module: "nn.Module", example: torch.Tensor, threads: int,
+    def load(self, module: nn.Module, example: torch.Tensor, threads: int,
              label: str) -> Callable[[], object]:
         """Prepare ``module`` (export, load) and return one untimed inference."""
         raise NotImplementedError
 
-    def runner(self, module: "nn.Module", example: torch.Tensor, threads: int, label: str,
+    def runner(self, module: nn.Module, example: torch.Tensor, threads: int, label: str,
                clock: str = "wall") -> Runner:
         """One inference timed with ``clock``."""
         return timed(self.load(module, example, threads, label), clock)
@@ -65,7 +66,7 @@ class Backend:
                                f"timed with the thread CPU clock; use clock 'wall'")
         return protocol.clock
 
-    def latency(self, candidate: "Candidate", threads: int, protocol: Protocol,
+    def latency(self, candidate: Candidate, threads: int, protocol: Protocol,
                 cache_dir: Path) -> dict[str, Any]:
         """Measure ``candidate``: build, fuse, prepare, time; each step's seconds recorded."""
         t0 = time.perf_counter()
@@ -102,7 +103,7 @@ def check_threads(threads: int) -> int:
     return threads
 
 
-def cache_key(candidate: "Candidate", backend: Backend, threads: int | None,
+def cache_key(candidate: Candidate, backend: Backend, threads: int | None,
               protocol: Protocol) -> dict[str, Any]:
     """Everything a latency depends on: model, backend, threads, resolution, library
     versions, machine fingerprint (tag included), the timing protocol's settings and the
@@ -119,7 +120,7 @@ def valid_row(value: Any) -> bool:
             and value["latency_ms"] > 0)
 
 
-def measure_with(candidate: "Candidate", impl: Backend, threads: int = 1,
+def measure_with(candidate: Candidate, impl: Backend, threads: int = 1,
                  no_cache: bool = False, cache_dir: str | Path | None = None,
                  protocol: Protocol = Protocol()) -> dict[str, Any]:
     """Latency row of ``candidate`` on the backend ``impl``: from the cache when the same

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import platform
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from explorer.errors import BackendError
 from explorer.export import coreml_model, require
@@ -32,7 +33,7 @@ class CoreMLBackend(Backend):
     def check(self) -> None:
         require("coremltools", "coremltools", "the 'coreml' backend")
 
-    def load(self, module: "nn.Module", example: "torch.Tensor", threads: int,
+    def load(self, module: nn.Module, example: torch.Tensor, threads: int,
              label: str) -> Callable[[], object]:
         model = coreml_model(module, example, label)
         folder = self.package_dir or Path(tempfile.gettempdir()) / "explorer-coreml"
@@ -47,7 +48,7 @@ class CoreMLBackend(Backend):
         feed = {"input": example.numpy()}
         return lambda: model.predict(feed)
 
-    def latency(self, candidate: "Candidate", threads: int, protocol: "Protocol",
+    def latency(self, candidate: Candidate, threads: int, protocol: Protocol,
                 cache_dir: Path) -> dict[str, Any]:
         self.package_dir = self.package_dir or cache_dir / "coreml"
         return super().latency(candidate, threads, protocol, cache_dir)

@@ -26,11 +26,11 @@ class CudaBackend(Backend):
             raise BackendError("backend 'cuda': no CUDA device (torch.cuda.is_available() "
                                "is False); use --backend ort or torch on this machine")
 
-    def clock_for(self, threads: int, protocol: "Protocol") -> str:
+    def clock_for(self, threads: int, protocol: Protocol) -> str:
         return "cuda_events"
 
-    def runner(self, module: "nn.Module", example: torch.Tensor, threads: int, label: str,
-               clock: str = "cuda_events") -> "Runner":
+    def runner(self, module: nn.Module, example: torch.Tensor, threads: int, label: str,
+               clock: str = "cuda_events") -> Runner:
         self.check()
         device = torch.device("cuda")
         module = copy.deepcopy(module).to(device)  # the candidate keeps its CPU module

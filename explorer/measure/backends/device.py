@@ -29,7 +29,7 @@ class DeviceBackend(Backend):
             raise BackendError(str(exc)) from None
         self.name = f"device:{device}"
 
-    def latency(self, candidate: "Candidate", threads: int, protocol: "Protocol",
+    def latency(self, candidate: Candidate, threads: int, protocol: Protocol,
                 cache_dir: Path) -> dict[str, Any]:
         row = lookup(candidate, self.device, cache_dir)
         if row is None:

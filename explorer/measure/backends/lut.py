@@ -30,7 +30,7 @@ class LutBackend(Backend):
     def table(self, threads: int, cache_dir: Path) -> LatencyTable:
         return load_table(self.base, threads, cache_dir, self.table_file)
 
-    def latency(self, candidate: "Candidate", threads: int, protocol: "Protocol",
+    def latency(self, candidate: Candidate, threads: int, protocol: Protocol,
                 cache_dir: Path) -> dict[str, Any]:
         if candidate.spec is None:
             raise BackendError(f"backend {self.name!r} predicts spec-built models only; "
@@ -61,7 +61,7 @@ class DeviceLutBackend(LutBackend):
     def table(self, threads: int, cache_dir: Path) -> LatencyTable:
         return load(self.device, cache_dir)
 
-    def latency(self, candidate: "Candidate", threads: int, protocol: "Protocol",
+    def latency(self, candidate: Candidate, threads: int, protocol: Protocol,
                 cache_dir: Path) -> dict[str, Any]:
         row = super().latency(candidate, threads, protocol, cache_dir)
         return {**row, "lut_calibration": load(self.device, cache_dir).report["summary"]}

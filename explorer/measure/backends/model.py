@@ -41,7 +41,7 @@ class ModelBackend(Backend):
         if is_path(self.ref):
             self.profile()
 
-    def latency(self, candidate: "Candidate", threads: int, protocol: "Protocol",
+    def latency(self, candidate: Candidate, threads: int, protocol: Protocol,
                 cache_dir: Path) -> dict[str, Any]:
         profile = self.profile(cache_dir)
         ms = profile.predict(candidate, cache_dir)

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import weakref
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from explorer.export import onnx_bytes, require
 from explorer.measure.backends.base import Backend
@@ -21,7 +22,7 @@ class OrtBackend(Backend):
     def check(self) -> None:
         require("onnxruntime", "onnxruntime", "the 'ort' backend")
 
-    def load(self, module: "nn.Module", example: "torch.Tensor", threads: int,
+    def load(self, module: nn.Module, example: torch.Tensor, threads: int,
              label: str) -> Callable[[], object]:
         ort = require("onnxruntime", "onnxruntime", "the 'ort' backend")
         opts = ort.SessionOptions()
@@ -37,11 +38,11 @@ class OrtBackend(Backend):
 
 
 #: deployed module -> {input shape: ONNX bytes}; entries go with their module
-_EXPORTED: "weakref.WeakKeyDictionary[nn.Module, dict[tuple, bytes]]" = \
+_EXPORTED: weakref.WeakKeyDictionary[nn.Module, dict[tuple, bytes]] = \
     weakref.WeakKeyDictionary()
 
 
-def exported(module: "nn.Module", example: "torch.Tensor", label: str) -> bytes:
+def exported(module: nn.Module, example: torch.Tensor, label: str) -> bytes:
     """ONNX of ``module`` at ``example``'s shape, exported once per module: a candidate
     keeps its deployed module, so measuring it again (at another thread count, say) loads
     the same bytes instead of paying the export (about as long as the timing) again."""

@@ -3,7 +3,7 @@ named with a prefix and an argument (``lut:BACKEND``, ``lut:device:NAME``,
 ``device:NAME``, ``model:PROFILE``)."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from explorer.errors import BackendError
 from explorer.measure.backends.base import Backend

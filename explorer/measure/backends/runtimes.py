@@ -2,7 +2,7 @@
 and what a latency table times its units on."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from explorer.errors import BackendError
 from explorer.measure.backends.base import Backend

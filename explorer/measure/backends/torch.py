@@ -1,8 +1,9 @@
 """``torch`` and ``torch-compile``: eager PyTorch on the CPU, optionally compiled."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -27,7 +28,7 @@ class TorchBackend(Backend):
         if compile:
             self.name = "torch-compile"
 
-    def load(self, module: "nn.Module", example: torch.Tensor, threads: int,
+    def load(self, module: nn.Module, example: torch.Tensor, threads: int,
              label: str) -> Callable[[], object]:
         torch.set_num_threads(threads)
         fn = module
@@ -45,7 +46,7 @@ class TorchBackend(Backend):
                 fn(example)
         return call
 
-    def latency(self, candidate: "Candidate", threads: int, protocol: "Protocol",
+    def latency(self, candidate: Candidate, threads: int, protocol: Protocol,
                 cache_dir: Path) -> dict[str, Any]:
         before = torch.get_num_threads()  # torch's thread count is process-wide
         try:

@@ -16,7 +16,7 @@ class Params(Proxy):
     name = "params"
     description = "parameter count of the deployed model (baseline)"
 
-    def compute(self, candidate: "Candidate", seed: int) -> tuple[float, dict[str, Any]]:
+    def compute(self, candidate: Candidate, seed: int) -> tuple[float, dict[str, Any]]:
         return float(params_metric(candidate, self.no_cache, self.cache_dir)["params"]), {}
 
 
@@ -24,5 +24,5 @@ class Macs(Proxy):
     name = "macs"
     description = "MACs of the deployed model at its input resolution (baseline)"
 
-    def compute(self, candidate: "Candidate", seed: int) -> tuple[float, dict[str, Any]]:
+    def compute(self, candidate: Candidate, seed: int) -> tuple[float, dict[str, Any]]:
         return float(macs_metric(candidate, self.no_cache, self.cache_dir)["macs"]), {}

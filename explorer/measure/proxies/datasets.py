@@ -119,7 +119,7 @@ def _image_folder(root: Path, resolution: int, max_images: int,
     return Split(torch.stack(images), torch.tensor([i for _, i in files])), classes
 
 
-def _to_tensor(image: "object", resolution: int) -> torch.Tensor:
+def _to_tensor(image: object, resolution: int) -> torch.Tensor:
     import numpy as np
 
     resized = image.resize((resolution, resolution))  # type: ignore[attr-defined]

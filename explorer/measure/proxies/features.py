@@ -31,7 +31,7 @@ FEATURES = ("log_params", "log_macs", "log_depth", "log_act", "log_width", "log_
             "dw_frac", "log_res")
 
 
-def cached_features(candidate: "Candidate", cache_dir: str | None = None,
+def cached_features(candidate: Candidate, cache_dir: str | None = None,
                     no_cache: bool = False) -> dict[str, float]:
     """:func:`architecture_features` through the on-disk cache (namespace 'features');
     an entry without every feature as a finite number is recomputed. A spec's features
@@ -54,7 +54,7 @@ def cached_features(candidate: "Candidate", cache_dir: str | None = None,
     return feats
 
 
-def architecture_features(candidate: "Candidate", macs: int | None = None) -> dict[str, float]:
+def architecture_features(candidate: Candidate, macs: int | None = None) -> dict[str, float]:
     """The features of the candidate's deployed model (``macs``: its MAC count, when the
     caller has it already -- fvcore's trace is the slow part)."""
     model = candidate.deployed

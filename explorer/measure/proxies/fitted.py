@@ -15,10 +15,11 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -50,7 +51,7 @@ TWIN_TOLERANCE = {"log_params": 0.07, "log_depth": 0.05, "log_head": 0.07, "dw_f
                   "log_act_per_pixel": 0.07}
 
 
-def twins(row: dict[str, float], table: "pd.DataFrame") -> list[str]:
+def twins(row: dict[str, float], table: pd.DataFrame) -> list[str]:
     """The models of ``table`` with the architecture of ``row`` (see TWIN_TOLERANCE)."""
     def per_pixel(t: Any) -> Any:
         return t["log_act"] - 2 * t["log_res"]
@@ -105,7 +106,7 @@ def group_out_predictions(x: np.ndarray, y: np.ndarray, groups: np.ndarray,
     return out
 
 
-def fit(table: "pd.DataFrame", features: Sequence[str], alpha: float = 1.0) -> RidgeModel:
+def fit(table: pd.DataFrame, features: Sequence[str], alpha: float = 1.0) -> RidgeModel:
     """Ridge fit of ``top1`` on standardised ``features`` (rows: one model each)."""
     missing = [f for f in (*features, "top1", "model") if f not in table.columns]
     if missing:
@@ -123,7 +124,7 @@ def family(model: str) -> str:
     return m.group(1) + (m.group(2) or "") if m else name
 
 
-def held_out_predictions(table: "pd.DataFrame", features: Sequence[str], alpha: float,
+def held_out_predictions(table: pd.DataFrame, features: Sequence[str], alpha: float,
                          by: str = "model") -> np.ndarray:
     """Predictions for every row from a fit that excluded its group: by='model' is
     leave-one-out, by='family' leaves a whole architecture family out."""
@@ -132,7 +133,7 @@ def held_out_predictions(table: "pd.DataFrame", features: Sequence[str], alpha: 
                                  table["top1"].to_numpy(float), groups.to_numpy(), alpha)
 
 
-def cross_validate(table: "pd.DataFrame", features: Sequence[str],
+def cross_validate(table: pd.DataFrame, features: Sequence[str],
                    alpha: float = 1.0) -> dict[str, float]:
     """Kendall tau of held-out predictions vs top-1 (LOO and leave-family-out)."""
     from scipy.stats import kendalltau
@@ -142,9 +143,9 @@ def cross_validate(table: "pd.DataFrame", features: Sequence[str],
             for by in ("model", "family")}
 
 
-def build_table(reference: "pd.DataFrame", cache_dir: str | None = None,
+def build_table(reference: pd.DataFrame, cache_dir: str | None = None,
                 progress: bool = True, no_cache: bool = False
-                ) -> tuple["pd.DataFrame", list[dict[str, str]]]:
+                ) -> tuple[pd.DataFrame, list[dict[str, str]]]:
     """Architecture features of every reference row (cached), plus the rows that failed."""
     import pandas as pd
     from tqdm import tqdm
@@ -166,7 +167,7 @@ def build_table(reference: "pd.DataFrame", cache_dir: str | None = None,
     return pd.DataFrame(rows), failed
 
 
-def load_table() -> "pd.DataFrame":
+def load_table() -> pd.DataFrame:
     return _read_table(Path(str(resources.files("explorer.data").joinpath(FIT_TABLE))))
 
 
@@ -205,17 +206,17 @@ def refit(reference: str | None = None, features: Sequence[str] | None = None,
                         f"{len(table)} models; give a smaller ridge strength")
     atomic_write_text(folder / COEFFICIENTS, model.to_json())
     return {"n": len(table), "features": list(model.features), "alpha": model.alpha,
-            "coef": dict(zip(model.features, (round(c, 4) for c in model.coef))),
+            "coef": dict(zip(model.features, (round(c, 4) for c in model.coef), strict=True)),
             **cross_validate(table, model.features, model.alpha)}
 
 
-def read_fit_table(out: Path | None = None) -> "pd.DataFrame":
+def read_fit_table(out: Path | None = None) -> pd.DataFrame:
     """The table a fit in ``out`` uses: its own, or (without one) the shipped table."""
     own = out / FIT_TABLE if out is not None else None
     return _read_table(own) if own is not None and own.is_file() else load_table()
 
 
-def _read_table(path: Path) -> "pd.DataFrame":
+def _read_table(path: Path) -> pd.DataFrame:
     import pandas as pd
 
     if not path.is_file():
@@ -237,7 +238,7 @@ class Fitted(Proxy):
         return {**self.options, "coefficients": hashlib.sha256(text.encode()).hexdigest()[:16],
                 "held_out_by": "architecture"}
 
-    def compute(self, candidate: "Candidate", seed: int) -> tuple[float, dict[str, Any]]:
+    def compute(self, candidate: Candidate, seed: int) -> tuple[float, dict[str, Any]]:
         """A model whose architecture (or name) is in the fit table is scored by a refit
         without every such row, so a renamed twin is never an in-sample prediction."""
         from explorer.measure.proxies.features import cached_features

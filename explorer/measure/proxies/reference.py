@@ -31,7 +31,7 @@ def packaged_references() -> dict[str, Path]:
             if p.name.endswith(".csv") and not p.name.startswith("proxy_")}
 
 
-def load_reference(path: str | Path) -> "pd.DataFrame":
+def load_reference(path: str | Path) -> pd.DataFrame:
     """Read and check a reference CSV (a packaged name like 'timm-mobile-dev' works too)."""
     import pandas as pd
 
@@ -85,7 +85,7 @@ def _spec_path(model: str, folder: Path) -> str:
     return model
 
 
-def resolve_reference(model: str, resolution: int | None) -> "Candidate":
+def resolve_reference(model: str, resolution: int | None) -> Candidate:
     """A reference row's candidate: ``roadmap:STEP`` is explorer's spec of that roadmap
     step; anything else goes through :func:`explorer.candidate.resolve`."""
     from explorer.candidate import from_spec, resolve

@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from explorer.measure.proxies.validation import Validation
 
 
-def write_report(result: "Validation", summary: dict[str, Any], prefix: Path,
+def write_report(result: Validation, summary: dict[str, Any], prefix: Path,
                  reference: str) -> None:
     """Write both files atomically; the Markdown names the command that made it."""
     import pandas as pd

@@ -12,9 +12,10 @@ is the selection-corrected estimate.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import combinations
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -86,11 +87,11 @@ def _search(x: np.ndarray, y: np.ndarray, groups: np.ndarray, columns: dict[str,
             coef = np.linalg.solve(a, target[idx][..., None])[..., 0]
             preds[np.ix_(batches[k], held.nonzero()[0])] = (
                 np.einsum("rck,ck->cr", z[held][:, idx], coef) + y[~held].mean())
-    scored = list(zip(_taus(preds, y).tolist(), space))
+    scored = list(zip(_taus(preds, y).tolist(), space, strict=True))
     return sorted(scored, key=lambda s: -s[0])
 
 
-def select(table: "pd.DataFrame", features: Sequence[str],
+def select(table: pd.DataFrame, features: Sequence[str],
            alphas: Sequence[float] = DEFAULT_ALPHAS) -> dict[str, Any]:
     """The search on the whole table (its winner and apparent tau) and the nested,
     selection-corrected tau, with the winner of every outer fold."""

@@ -51,7 +51,7 @@ class ShortTraining(Proxy):
         super().__init__(data=self.data, steps=steps, batch=batch, resolution=resolution,
                          lr=lr, holdout=holdout, max_images=max_images, **options)
 
-    def compute(self, candidate: "Candidate", seed: int) -> tuple[float, dict[str, Any]]:
+    def compute(self, candidate: Candidate, seed: int) -> tuple[float, dict[str, Any]]:
         data = datasets.load(self.data, self.resolution, self.holdout, self.max_images, seed)
         model = train_mode(fresh_model(candidate, seed))
         n_out = logits(model(data.train.images[:2])).shape[1]

@@ -8,8 +8,9 @@ correlations use the rows that worked.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from explorer.errors import DataError, ExplorerError
 from explorer.measure.proxies.reference import resolve_reference, row_resolution
@@ -71,7 +72,7 @@ def _finite(value: float) -> float | None:
     return round(float(value), 4) if math.isfinite(value) else None
 
 
-def validate(reference: "pd.DataFrame", proxies: Sequence[str], seed: int = 0,
+def validate(reference: pd.DataFrame, proxies: Sequence[str], seed: int = 0,
              limit: int | None = None, no_cache: bool = False, cache_dir: str | None = None,
              progress: bool = True, unseen: bool = False) -> Validation:
     """Score every reference row with every proxy; failures are kept per row. With
@@ -88,7 +89,7 @@ def validate(reference: "pd.DataFrame", proxies: Sequence[str], seed: int = 0,
             if not math.isfinite(row["top1"]):
                 raise DataError("top1 is missing or not a number")
             candidate = resolve_reference(model, row_resolution(row))
-            candidate.model  # build once: a broken architecture fails here, for all proxies
+            candidate.model  # noqa: B018 - build once: a broken one fails here, for all proxies
         except (ExplorerError, RuntimeError, ValueError, TypeError) as exc:
             for name in proxies:
                 result.failed.setdefault(name, []).append({"model": model, "error": str(exc)})
@@ -108,7 +109,7 @@ def validate(reference: "pd.DataFrame", proxies: Sequence[str], seed: int = 0,
     return result
 
 
-def _seen_by_fitted(candidate: "Candidate", cache_dir: str | None) -> list[str]:
+def _seen_by_fitted(candidate: Candidate, cache_dir: str | None) -> list[str]:
     from explorer.measure.proxies.features import cached_features
     from explorer.measure.proxies.fitted import load_table, twins
 

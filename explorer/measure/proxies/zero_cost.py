@@ -20,7 +20,8 @@ BatchNorm is handled as each paper says:
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
@@ -52,7 +53,7 @@ class ZeroCostProxy(Proxy):
         self.resolution = resolution
         self.batch = batch or self.default_batch
 
-    def compute(self, candidate: "Candidate", seed: int) -> tuple[float, dict[str, Any]]:
+    def compute(self, candidate: Candidate, seed: int) -> tuple[float, dict[str, Any]]:
         sizes = sorted({min(self.resolution, candidate.resolution), candidate.resolution})
         for res in sizes:
             gen = torch.Generator().manual_seed(seed)
@@ -194,7 +195,7 @@ class ZiCo(ZeroCostProxy):
             model.zero_grad(set_to_none=True)
             batch = x if i == 0 else torch.randn(x.shape, generator=gen)
             cross_entropy_backward(model, batch, gen)
-            for store, m in zip(grads, layers):
+            for store, m in zip(grads, layers, strict=True):
                 if m.weight.grad is not None:
                     store.append(m.weight.grad.detach().flatten().clone())
         total = 0.0
