@@ -258,3 +258,16 @@ def test_cli_profile_lists_unknown_operators(tmp_path, capsys):
     assert main(["profile", "--model", "repvit_m0_9", "--device", "nope",
                  "--cache-dir", str(tmp_path)]) == 2
     assert "unknown device profile 'nope'" in capsys.readouterr().err
+
+
+def test_bench_device_records_a_shipped_profile_by_its_package_path(tmp_path):
+    """The benchmark JSON is committed: a shipped profile is named inside the package, not
+    by one checkout's absolute path; a user's profile keeps the path it was given."""
+    from pathlib import Path
+
+    import explorer
+    from explorer.bench.device import _shown
+
+    shipped = Path(explorer.__file__).parent / "data" / "devices" / "iphone12.yaml"
+    assert _shown(shipped) == "explorer/data/devices/iphone12.yaml"
+    assert _shown(tmp_path / "mine.yaml") == str(tmp_path / "mine.yaml")

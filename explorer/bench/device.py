@@ -53,6 +53,16 @@ def _fit_errors(path: str, cache_dir: str | None, drop: set[str], progress: bool
             "loo": dm.error_summary(loo, y), "lofo": dm.error_summary(lofo, y)}
 
 
+def _shown(path: str | Path) -> str:
+    """A shipped profile's path inside the package (the JSON is committed, and an absolute
+    path names one checkout); a user's profile as given."""
+    package = Path(__file__).resolve().parents[1]
+    try:
+        return str(Path(path).resolve().relative_to(package.parent))
+    except ValueError:
+        return str(path)
+
+
 def run_bench(profile_ref: str = "iphone12", latencies: str | None = None,
               cache_dir: str | None = None, progress: bool = True) -> dict[str, Any]:
     import numpy as np
@@ -115,7 +125,8 @@ def run_bench(profile_ref: str = "iphone12", latencies: str | None = None,
     fam_ok = all(abs(f["error_pct"]) <= 100 * TARGETS["family_tolerance"]
                  for f in family.values())
     return {
-        "profile": profile.name, "profile_file": profile.path, "fit_csv": Path(fit_csv).name,
+        "profile": profile.name, "profile_file": _shown(profile.path),
+        "fit_csv": Path(fit_csv).name,
         "parameters": profile.parameters,
         "roadmap": roadmap,
         "roadmap_kendall_tau": tau,
