@@ -59,6 +59,12 @@ def candidate_from_args(args: argparse.Namespace) -> Candidate:
     return resolve(args.spec, "spec", args.resolution)
 
 
+def add_bench_out(p: argparse.ArgumentParser, name: str) -> None:
+    """--out of a benchmark: its result JSON, committed under results/bench/."""
+    path = f"results/bench/{name}.json"
+    p.add_argument("--out", default=path, help=f"result JSON (default {path})")
+
+
 def split_list(text: str, option: str | None = None) -> list[str]:
     """Items of a comma-separated option; with ``option`` named, an empty list is an
     error (``--metrics ""`` would otherwise quietly measure nothing)."""

@@ -5,7 +5,7 @@ import argparse
 
 from explorer.bench import cost as bench
 from explorer.bench import write_json
-from explorer.commands._common import add_command
+from explorer.commands._common import add_bench_out, add_command
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -14,8 +14,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--backend", default="ort", help="runtime (default ort)")
     p.add_argument("--models", default=None,
                    help="comma-separated zoo models (default: the whole zoo)")
-    p.add_argument("--out", default="results/bench/cost.json",
-                   help="result JSON (default results/bench/cost.json)")
+    add_bench_out(p, "cost")
     p.set_defaults(func=run)
 
 

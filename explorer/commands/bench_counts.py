@@ -5,7 +5,7 @@ import argparse
 
 from explorer.bench import counts as bench
 from explorer.bench import write_json
-from explorer.commands._common import add_command
+from explorer.commands._common import add_bench_out, add_command
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -14,8 +14,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--samples", type=int, default=200, metavar="N",
                    help="random specs per shipped space (default 200)")
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
-    p.add_argument("--out", default="results/bench/counts.json",
-                   help="result JSON (default results/bench/counts.json)")
+    add_bench_out(p, "counts")
     p.set_defaults(func=run)
 
 

@@ -5,7 +5,7 @@ import argparse
 
 from explorer.bench import device as bench
 from explorer.bench import write_json
-from explorer.commands._common import add_cache_dir, add_command
+from explorer.commands._common import add_bench_out, add_cache_dir, add_command
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -16,8 +16,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--latencies", default=None, metavar="CSV",
                    help="the profile's fit CSV, for its held-out errors (default: the "
                         "shipped iphone12 fit data)")
-    p.add_argument("--out", default="results/bench/device.json",
-                   help="result JSON (default results/bench/device.json)")
+    add_bench_out(p, "device")
     add_cache_dir(p)
     p.set_defaults(func=run)
 

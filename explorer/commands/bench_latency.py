@@ -5,7 +5,7 @@ import argparse
 
 from explorer.bench import latency as bench
 from explorer.bench import write_json
-from explorer.commands._common import add_command, split_list
+from explorer.commands._common import add_bench_out, add_command, split_list
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -17,8 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--models", default=",".join(bench.PAPER_MS),
                    help="comma-separated zoo models (default: MobileNetV3-L and RepViT "
                         "M0.9-M2.3)")
-    p.add_argument("--out", default="results/bench/latency.json",
-                   help="result JSON (default results/bench/latency.json)")
+    add_bench_out(p, "latency")
     p.set_defaults(func=run)
 
 

@@ -5,7 +5,7 @@ import argparse
 
 from explorer.bench import lut as bench
 from explorer.bench import write_json
-from explorer.commands._common import add_command
+from explorer.commands._common import add_bench_out, add_command
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -18,8 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="validation networks per seed (default 30)")
     p.add_argument("--cache-dir", default=None,
                    help="cache folder (default: a new, empty temporary one)")
-    p.add_argument("--out", default="results/bench/lut.json",
-                   help="result JSON (default results/bench/lut.json)")
+    add_bench_out(p, "lut")
     p.set_defaults(func=run)
 
 

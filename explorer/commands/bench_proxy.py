@@ -5,7 +5,7 @@ import argparse
 
 from explorer.bench import proxy as bench
 from explorer.bench import write_json
-from explorer.commands._common import add_command
+from explorer.commands._common import add_bench_out, add_command
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -15,8 +15,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "repvit_m0_9, 5.1M params)")
     p.add_argument("--repeats", type=int, default=3, help="repeats (default 3)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
-    p.add_argument("--out", default="results/bench/proxy.json",
-                   help="result JSON (default results/bench/proxy.json)")
+    add_bench_out(p, "proxy")
     p.set_defaults(func=run)
 
 

@@ -5,7 +5,7 @@ import argparse
 
 from explorer.bench import scale as bench
 from explorer.bench import write_json
-from explorer.commands._common import add_cache_dir, add_command
+from explorer.commands._common import add_bench_out, add_cache_dir, add_command
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -19,8 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="trials per multi-objective run (default 500)")
     p.add_argument("--seed", type=int, default=0, help="constrained study's seed (default 0)")
     add_cache_dir(p)
-    p.add_argument("--out", default="results/bench/scale.json",
-                   help="result JSON (default results/bench/scale.json)")
+    add_bench_out(p, "scale")
     p.set_defaults(func=run)
 
 

@@ -5,7 +5,14 @@ import argparse
 
 from explorer.bench import search as bench
 from explorer.bench import write_json
-from explorer.commands._common import add_budget_args, add_cache_dir, add_command, require_positive
+from explorer.commands._common import (
+    add_bench_out,
+    add_budget_args,
+    add_cache_dir,
+    add_command,
+    require_positive,
+    split_list,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,8 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_cache_dir(p)
     p.add_argument("--storage", default=None, metavar="URL",
                    help="keep the benchmark's studies here (default: a temporary file)")
-    p.add_argument("--out", default="results/bench/search.json",
-                   help="result JSON (default results/bench/search.json)")
+    add_bench_out(p, "search")
     p.set_defaults(func=run)
 
 
@@ -39,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     require_positive(args.ort_trials, "--ort-trials")
     check_writable(args.out, "--out")  # before the benchmark, so its results are not lost
     options = {"threads": args.threads, "cache_dir": args.cache_dir}
-    metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip())
+    metrics = tuple(split_list(args.metrics, "--metrics"))
     report = bench.run_bench(args.space, args.trials, args.ort_trials, args.seed,
                              args.budget_ms, options, metrics, args.storage, args.budget_ref)
     write_json(args.out, report)

@@ -5,15 +5,14 @@ import argparse
 
 from explorer.bench import startup as bench
 from explorer.bench import write_json
-from explorer.commands._common import add_command
+from explorer.commands._common import add_bench_out, add_command
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = add_command(sub, "startup", help="CLI answer time (--help, --version, errors)",
                     description=bench.__doc__)
     p.add_argument("--repeats", type=int, default=5, help="runs per command (default 5)")
-    p.add_argument("--out", default="results/bench/startup.json",
-                   help="result JSON (default results/bench/startup.json)")
+    add_bench_out(p, "startup")
     p.set_defaults(func=run)
 
 
