@@ -413,8 +413,8 @@ def load_space(path: str | Path) -> SearchSpace:
         shipped = SPACES_DIR / (path.name if path.suffix else f"{path.name}.yaml")
         path = shipped if shipped.is_file() else path
     if not path.is_file():
-        shipped = ", ".join(str(p) for p in sorted(SPACES_DIR.glob("*.yaml"))) or "none"
-        raise SearchSpaceError(f"search space file not found: {path} (shipped: {shipped})")
+        listing = ", ".join(str(p) for p in sorted(SPACES_DIR.glob("*.yaml"))) or "none"
+        raise SearchSpaceError(f"search space file not found: {path} (shipped: {listing})")
     try:
         text = path.read_text()
     except (OSError, UnicodeDecodeError) as exc:

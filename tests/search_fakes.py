@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from pathlib import Path
 from typing import Any
 
 from explorer.measure import METRICS
@@ -53,7 +54,7 @@ def latency(candidate: Any, backend: str = "ort", threads: int = 1, **_: Any) ->
 def _hangs() -> bool:
     path = os.environ.get(HANG)
     try:
-        return bool(path) and int(open(path).read().strip() or 0) == os.getpid()
+        return bool(path) and int(Path(path).read_text().strip() or 0) == os.getpid()
     except (OSError, ValueError):
         return False
 
